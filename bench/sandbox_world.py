@@ -1,0 +1,141 @@
+"""What the service benchmarks share: a database, the tool's runtime, a sandbox course of N
+students served by gunicorn (threaded, keep-alive), and the tool's course row for it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import scratch_db
+from sqlalchemy import select
+
+from lti_tool import migrate
+from lti_tool.app import create_app
+from lti_tool.cli import prepare
+from lti_tool.db import make_engine
+from lti_tool.models.course import Context
+from lti_tool.models.platform import Deployment, Registration
+from lti_tool.sandbox.models import SandboxCourse, SandboxPlatform, SandboxTool
+from lti_tool.sandbox.platform import PlatformUrls
+from lti_tool.sandbox.seed import seed_platform
+from lti_tool.settings import load_settings
+
+
+@dataclass
+class World:
+    rt: Any
+    url: str
+    env: dict[str, str]
+    context_id: int
+    slug: str
+    sandbox_course_id: int
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def sandbox_world(
+    students: int, shape: str = "canvas", gunicorn_workers: int = 4
+) -> Iterator[World]:
+    scratch = scratch_db.create()
+    url = scratch[0] if scratch else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    port = free_port()
+    overrides = {
+        "environment": "test",
+        "sandbox_enabled": True,
+        "database_url": url,
+        "base_url": f"http://127.0.0.1:{port}",
+        "sandbox_base_url": f"http://127.0.0.1:{port}",
+        "log_level": "ERROR",
+        "roster_max_age_seconds": 0,
+        "http_timeout_seconds": 30,
+    }
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    app = create_app(load_settings(environ={}, overrides=overrides))
+    prepare(app)
+    rt = app.extensions["lti_tool"]
+    t = time.perf_counter()
+    with rt.session_factory() as s:
+        seeded = seed_platform(s, rt.settings, shape, shape, f"Sandbox {shape}", students)
+        s.commit()
+    print(f"seeded a course of {students} students in {time.perf_counter() - t:.1f} s")
+    env = {
+        **os.environ,
+        **{f"LTI_TOOL_{k.upper()}": str(v) for k, v in overrides.items()},
+        "LTI_TOOL_SECRET_KEY": "bench-" + "x" * 40,
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--workers",
+            str(gunicorn_workers),
+            # threaded workers keep connections alive, as an LMS behind a proxy does
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "30",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "lti_tool.wsgi:app",
+        ],
+        env=env,
+        cwd=tempfile.mkdtemp(),
+    )
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/.well-known/jwks.json", timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        context_id = course_row(rt, seeded)
+        yield World(rt, url, env, context_id, shape, seeded.course_id)
+    finally:
+        server.terminate()
+        server.wait(10)
+        rt.engine.dispose()
+        if scratch:
+            scratch_db.drop(scratch[1])
+
+
+def course_row(rt: Any, seeded: Any) -> int:
+    """The tool's course for the sandbox course, as its first launch would make it."""
+    with rt.session_factory() as s:
+        platform = s.scalar(select(SandboxPlatform).where(SandboxPlatform.slug == seeded.slug))
+        tool = s.scalar(select(SandboxTool).where(SandboxTool.platform_id == platform.id))
+        course = s.get(SandboxCourse, seeded.course_id)
+        urls = PlatformUrls(rt.settings.sandbox_base_url, platform)
+        reg = s.scalar(select(Registration).where(Registration.uuid == seeded.registration_uuid))
+        dep = s.scalar(select(Deployment).where(Deployment.registration_id == reg.id))
+        context = Context(
+            registration_id=reg.id,
+            deployment_id=dep.id,
+            context_id=course.lti_context_id,
+            title=course.title,
+            memberships_url=urls.memberships(course, tool),
+            lineitems_url=urls.lineitems(course, tool),
+        )
+        s.add(context)
+        s.commit()
+        return context.id

@@ -1,0 +1,204 @@
+"""The app factory: settings -> database -> clients -> blueprints -> sandbox."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.wrappers import Response
+
+from lti_tool.clients.http import RequestsHttpClient
+from lti_tool.clients.platform_http import PlatformHttp
+from lti_tool.clients.tokens import AccessTokens
+from lti_tool.db import default_database_url, make_engine, make_session_factory
+from lti_tool.lti.platform_keys import PlatformKeys
+from lti_tool.runtime import Runtime
+from lti_tool.settings import PROJECT_ROOT, Settings, load_settings
+
+csrf = CSRFProtect()
+
+
+def create_app(
+    settings: Settings | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    http: Any | None = None,
+) -> Flask:
+    settings = settings or load_settings(overrides=overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app = Flask(
+        "lti_tool",
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder="templates",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="lti_tool_session",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_SAMESITE="None",
+        SESSION_COOKIE_PARTITIONED=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_REFRESH_EACH_REQUEST=False,  # the binding carries its own expiry
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.launch_session_seconds),
+        WTF_CSRF_TIME_LIMIT=settings.launch_session_seconds,
+        WTF_CSRF_SSL_STRICT=False,  # no Referer inside LMS iframes; the token does the work
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+
+    engine = make_engine(settings.database_url or default_database_url())
+    http_client = http or RequestsHttpClient(settings.http_timeout_seconds)
+    redis_client = None
+    if settings.redis_url:
+        import redis
+
+        redis_client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=settings.http_timeout_seconds
+        )
+    rt = Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        http=http_client,
+        platform_keys=PlatformKeys(
+            http_client, settings.jwks_cache_seconds, settings.jwks_refetch_min_interval_seconds
+        ),
+        redis=redis_client,
+    )
+    rt.platform_http = PlatformHttp(
+        settings.http_timeout_seconds,
+        max_attempts=settings.http_max_attempts,
+        max_delay=settings.http_max_backoff_seconds,
+    )
+    rt.tokens = AccessTokens(rt.platform_http, settings.key_encryption_key, rt.short_store)
+    if redis_client is not None:
+        from lti_tool.jobs.queue import RQQueue
+
+        rt.jobs = RQQueue(redis_client)
+    else:
+        rt.jobs.runtime = rt
+    app.extensions["lti_tool"] = rt
+    _transactions(app)
+    _security_headers(app, settings)
+    _error_pages(app)
+
+    from lti_tool.web import lti, pages, placement
+
+    csrf.init_app(app)
+    csrf.exempt(lti.bp)  # platforms POST login and launch; the id_token is the proof
+    app.register_blueprint(lti.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(placement.bp)
+
+    if settings.sandbox_enabled:
+        from lti_tool.sandbox.app import create_sandbox_app
+
+        sandbox = create_sandbox_app(settings, rt)
+        app.extensions["lti_tool_sandbox"] = sandbox
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sandbox": sandbox.wsgi_app})  # type: ignore[method-assign]
+    return app
+
+
+def _transactions(app: Flask) -> None:
+    """One transaction per request: committed before the response leaves, else rolled back."""
+
+    @app.after_request
+    def commit(response: Response) -> Response:
+        from flask import g
+
+        session = g.get("_db")
+        if session is not None:
+            session.commit()
+        for action in g.pop("_after_commit", []):
+            action()
+        return response
+
+    @app.teardown_request
+    def close(_exc: BaseException | None) -> None:
+        from flask import g
+
+        session = g.pop("_db", None)
+        if session is not None:
+            session.close()
+
+
+def _frame_ancestors(settings: Settings) -> str:
+    # Any LMS may frame the tool (each school's LMS has its own host); the launch
+    # itself is what is authenticated. Production may narrow this later per registration.
+    sandbox = ""
+    if settings.sandbox_enabled:
+        parts = urlsplit(settings.sandbox_base_url)
+        sandbox = f" {parts.scheme}://{parts.netloc}"
+    return f"'self' https: http://localhost:* http://127.0.0.1:*{sandbox}"
+
+
+def _security_headers(app: Flask, settings: Settings) -> None:
+    base = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action *; base-uri 'none'; object-src 'none'; frame-ancestors "
+    )
+    any_lms = _frame_ancestors(settings)
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        if request.path.startswith("/sandbox"):
+            return response
+        from flask import g
+
+        binding = g.get("binding")
+        # A launch's pages may be framed only by the LMS it came from; pages without a
+        # launch (errors, the config page) by any LMS.
+        ancestors = (
+            " ".join(binding.frame_origins) if binding and binding.frame_origins else any_lms
+        )
+        response.headers.setdefault("Content-Security-Policy", base + ancestors)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        return response
+
+
+def _error_pages(app: Flask) -> None:
+    messages = {
+        401: (
+            "Your session has ended",
+            "Open the tool again from your course in the LMS to continue.",
+        ),
+        403: (
+            "This page is not for your role",
+            "Your role in this course does not give access to this page.",
+        ),
+        404: ("Page not found", "There is nothing at this address."),
+        405: ("Not allowed", "This address does not accept that kind of request."),
+    }
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        app.logger.warning("CSRF refused at %s: %s", request.path, exc.description)
+        return (
+            render_template(
+                "error.html",
+                title="The form expired",
+                explanation="Reload the page and try again.",
+                status=400,
+            ),
+            400,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+        code = exc.code or 500
+        if code not in messages:
+            return exc
+        title, explanation = messages[code]
+        return render_template(
+            "error.html", title=title, explanation=explanation, status=code
+        ), code

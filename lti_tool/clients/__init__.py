@@ -1,0 +1,1 @@
+"""Every outbound HTTP call of the tool, each behind a small interface with a timeout."""

@@ -1,0 +1,303 @@
+"""The passback worker: posts the score outbox to the LMS, one row at a time.
+
+Each row is claimed with a lease in its own short transaction, posted, and recorded in
+another, so no transaction is open while the platform is called, a worker killed mid-post
+leaves a lease that expires (the row is claimed again), and two workers never hold the same
+row. A row is marked posted only if its version is still the one posted: a newer value that
+arrived meanwhile stays pending and is posted next.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+
+from lti_tool.clients.http import HttpError
+from lti_tool.clients.lti_services import ServiceError
+from lti_tool.clients.platform_http import PlatformUnavailable
+from lti_tool.models.course import Context, User
+from lti_tool.models.grading import ScoreOutbox
+from lti_tool.models.mastery import AuditEntry, Competency
+from lti_tool.models.types import utcnow
+from lti_tool.runtime import Runtime
+from lti_tool.services.grades import post_grade
+from lti_tool.services.passback import ensure_column, forget_column, label_of
+from lti_tool.services.platform_services import caller_for
+
+log = logging.getLogger("lti_tool.jobs.passback")
+
+
+@dataclass
+class Drained:
+    posted: int = 0
+    failed: int = 0
+    later: int = 0
+    superseded: int = 0
+
+
+def backoff(attempts: int) -> timedelta:
+    """Waits between tries grow to an hour at most; a platform down for a day still gets
+    every score once it is back."""
+    base = min(3600.0, 5.0 * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=base * (0.5 + random.random() / 2))
+
+
+def claim_batch(
+    rt: Runtime, context_id: int | None, now: datetime, limit: int = 10
+) -> list[tuple[int, int]]:
+    """(row id, version) of up to `limit` due rows this worker now holds, in one statement.
+
+    The candidates are a CTE, evaluated once (PostgreSQL may re-run an `IN (… LIMIT …)`
+    subquery and claim more than the limit), locked with SKIP LOCKED so concurrent workers take
+    different rows (SQLite serializes writers and ignores it); the UPDATE checks the conditions
+    again, so no row is ever held by two workers."""
+    due = (
+        ScoreOutbox.state == "pending",
+        ScoreOutbox.next_attempt_at <= now,
+        or_(ScoreOutbox.claimed_until.is_(None), ScoreOutbox.claimed_until < now),
+    )
+    candidates = select(ScoreOutbox.id).where(*due)
+    if context_id is not None:
+        candidates = candidates.where(ScoreOutbox.context_id == context_id)
+    chosen = (
+        candidates.order_by(ScoreOutbox.next_attempt_at, ScoreOutbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("chosen")
+    )
+    table = ScoreOutbox.__table__
+    with rt.session_factory() as session:
+        rows = (
+            session.connection()
+            .execute(
+                update(table)
+                .where(table.c.id == chosen.c.id, *due)
+                .values(
+                    claimed_until=now + timedelta(seconds=rt.settings.passback_lease_seconds),
+                    attempts=table.c.attempts + 1,
+                )
+                .returning(table.c.id, table.c.version)
+            )
+            .all()
+        )
+        session.commit()
+    return sorted((int(i), int(v)) for i, v in rows)
+
+
+def claim(rt: Runtime, context_id: int | None, now: datetime) -> tuple[int, int] | None:
+    """One due row this worker now holds, or None when nothing is due."""
+    held = claim_batch(rt, context_id, now, limit=1)
+    return held[0] if held else None
+
+
+_ROW = select(
+    ScoreOutbox.competency_id,
+    ScoreOutbox.context_id,
+    ScoreOutbox.user_id,
+    ScoreOutbox.score_given,
+    ScoreOutbox.score_maximum,
+)
+
+
+def post_row(
+    rt: Runtime,
+    row_id: int,
+    version: int,
+    session: Any = None,
+    callers: dict[int, Any] | None = None,
+) -> str:
+    """posted | superseded | failed | later. A drain passes its session and callers, so the
+    course, competency and registration are read once per drain, not once per score."""
+    assert rt.platform_http is not None and rt.tokens is not None
+    if session is None:
+        with rt.session_factory() as own:
+            return post_row(rt, row_id, version, own, {})
+    callers = {} if callers is None else callers
+    values = session.execute(_ROW.where(ScoreOutbox.id == row_id)).first()
+    assert values is not None
+    comp_id, ctx_id, user_id, given, maximum = values
+    competency = session.get(Competency, comp_id)
+    context = session.get(Context, ctx_id)
+    user = session.get(User, user_id)
+    if competency is None or context is None or user is None:
+        session.execute(delete(ScoreOutbox).where(ScoreOutbox.id == row_id))
+        session.commit()
+        return "superseded"
+    try:
+        caller = callers.get(context.id)
+        if caller is None:
+            caller = callers[context.id] = caller_for(session, context, rt.platform_http, rt.tokens)
+        url = column_for(rt, session, caller, context, competency, maximum)
+        try:
+            outcome = post_grade(session, caller, context.id, user, url, given, maximum)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+            # The column was deleted in the LMS: make it again and post there.
+            forget_column(session, competency)
+            session.commit()
+            url = ensure_column(session, caller, context, competency, maximum)
+            session.commit()
+            outcome = post_grade(session, caller, context.id, user, url, given, maximum)
+        # the stamp is committed below, with the outbox record: one commit per score
+    except (PlatformUnavailable, HttpError, ServiceError, LookupError) as exc:
+        session.rollback()
+        attempts = session.scalar(select(ScoreOutbox.attempts).where(ScoreOutbox.id == row_id))
+        session.execute(
+            update(ScoreOutbox)
+            .where(ScoreOutbox.id == row_id)
+            .values(
+                claimed_until=None,
+                next_attempt_at=utcnow() + backoff(attempts or 1),
+                last_error=str(exc)[:1000],
+            )
+        )
+        session.commit()
+        log.warning("score %s not posted yet (attempt %s): %s", row_id, attempts, exc)
+        return "later"
+    now = utcnow()
+    if outcome.posted:
+        done = session.execute(
+            update(ScoreOutbox)
+            .where(ScoreOutbox.id == row_id, ScoreOutbox.version == version)
+            .values(
+                state="posted",
+                posted_version=version,
+                claimed_until=None,
+                last_error="",
+                updated_at=now,
+            )
+        )
+        result = "posted"
+        if not done.rowcount:  # type: ignore[attr-defined]
+            session.execute(
+                update(ScoreOutbox).where(ScoreOutbox.id == row_id).values(claimed_until=None)
+            )
+            result = "superseded"
+        session.add(
+            AuditEntry(
+                context_id=context.id,
+                at=now,
+                kind="score_posted",
+                user_id=user.id,
+                detail={"competency": competency.code, "score": given, "of": maximum},
+            )
+        )
+    else:
+        session.execute(
+            update(ScoreOutbox)
+            .where(ScoreOutbox.id == row_id, ScoreOutbox.version == version)
+            .values(state="failed", claimed_until=None, last_error=outcome.reason, updated_at=now)
+        )
+        session.add(
+            AuditEntry(
+                context_id=context.id,
+                at=now,
+                kind="score_failed",
+                user_id=user.id,
+                detail={
+                    "competency": competency.code,
+                    "score": given,
+                    "reason": outcome.reason,
+                },
+            )
+        )
+        result = "failed"
+    session.commit()
+    return result
+
+
+def column_for(
+    rt: Runtime,
+    session: Any,
+    caller: Any,
+    context: Context,
+    competency: Competency,
+    maximum: float,
+    wait: float = 30.0,
+) -> str:
+    """The competency's column, made by exactly one worker: the others wait for it."""
+    lock = f"passback_column:{competency.id}"
+    deadline = time.monotonic() + wait
+    while True:
+        if competency.passback_lineitem_url and competency.passback_label == label_of(competency):
+            return competency.passback_lineitem_url
+        with rt.short_store() as store:
+            mine = store.add(lock, 1, 60)
+        if mine:
+            try:
+                url = ensure_column(session, caller, context, competency, maximum)
+                session.commit()
+                return url
+            finally:
+                with rt.short_store() as store:
+                    store.delete(lock)
+        if time.monotonic() > deadline:
+            raise LookupError(f"the column of competency {competency.code} is still being made")
+        time.sleep(0.1)
+        session.commit()  # end the read, so the next one sees the other worker's column
+        session.refresh(competency)
+
+
+def drain(rt: Runtime, context_id: int | None = None, max_rows: int | None = None) -> Drained:
+    """Post every due row (of one course, or all); returns what became of them. Rows left
+    waiting for a retry get a later drain, so nothing waits for the next change."""
+    out = Drained()
+    done = 0
+    callers: dict[int, Any] = {}
+    session = rt.session_factory()
+    try:
+        while max_rows is None or done < max_rows:
+            left = 10 if max_rows is None else min(10, max_rows - done)
+            batch = claim_batch(rt, context_id, utcnow(), limit=left)
+            if not batch:
+                break
+            for row_id, version in batch:
+                result = post_row(rt, row_id, version, session=session, callers=callers)
+                done += 1
+                if result == "posted":
+                    out.posted += 1
+                elif result == "failed":
+                    out.failed += 1
+                elif result == "superseded":
+                    out.superseded += 1
+                else:
+                    out.later += 1
+    finally:
+        session.close()
+    if out.later:
+        with rt.session_factory() as session:
+            due = session.scalar(
+                select(ScoreOutbox.next_attempt_at)
+                .where(ScoreOutbox.state == "pending")
+                .order_by(ScoreOutbox.next_attempt_at)
+                .limit(1)
+            )
+        if due is not None:
+            rt.jobs.enqueue_in(max(1.0, (due - utcnow()).total_seconds()), "drain", context_id)
+    return out
+
+
+def retry_failed(session: Any, context_id: int, row_ids: list[int] | None = None) -> int:
+    """The teacher's "retry" on scores the LMS refused: back to pending, due now (no commit)."""
+    query = update(ScoreOutbox).where(
+        ScoreOutbox.context_id == context_id, ScoreOutbox.state == "failed"
+    )
+    if row_ids is not None:
+        query = query.where(ScoreOutbox.id.in_(row_ids))
+    result = session.execute(
+        query.values(
+            state="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+            claimed_until=None,
+            version=ScoreOutbox.version + 1,
+        )
+    )
+    return int(result.rowcount or 0)

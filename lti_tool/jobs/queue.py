@@ -1,0 +1,75 @@
+"""Where jobs run: RQ on Redis in production (`lti-tool worker`), a small thread pool in the
+process in the embedded default. Jobs take their own database session, so a job never shares
+a request's transaction."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from lti_tool.runtime import Runtime
+
+log = logging.getLogger("lti_tool.jobs")
+QUEUE_NAME = "lti_tool"
+
+
+class JobQueue(Protocol):
+    def enqueue(self, name: str, *args: Any) -> None: ...
+
+    def enqueue_in(self, seconds: float, name: str, *args: Any) -> None: ...
+
+
+class InProcessQueue:
+    def __init__(self, workers: int = 2) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lti-job")
+        self.runtime: Runtime | None = None
+        self.pending: list[Future[Any]] = []
+
+    def enqueue(self, name: str, *args: Any) -> None:
+        future = self._pool.submit(self._run, name, *args)
+        self.pending = [f for f in self.pending if not f.done()] + [future]
+
+    def enqueue_in(self, seconds: float, name: str, *args: Any) -> None:
+        timer = threading.Timer(seconds, self.enqueue, (name, *args))
+        timer.daemon = True
+        timer.start()
+
+    def _run(self, name: str, *args: Any) -> Any:
+        from lti_tool.jobs.tasks import TASKS
+
+        assert self.runtime is not None
+        try:
+            return TASKS[name](self.runtime, *args)
+        except Exception:
+            log.exception("job %s%r failed", name, args)
+            return None
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Block until queued jobs are done (tests and the CLI)."""
+        while self.pending:
+            future = self.pending.pop(0)
+            future.result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class RQQueue:
+    """RQ on Redis: any number of `lti-tool worker` processes take the jobs."""
+
+    def __init__(self, redis: Any) -> None:
+        from rq import Queue
+
+        self.queue = Queue(QUEUE_NAME, connection=redis)
+
+    def enqueue(self, name: str, *args: Any) -> None:
+        self.queue.enqueue("lti_tool.jobs.tasks.run", name, *args, job_timeout=1800)
+
+    def enqueue_in(self, seconds: float, name: str, *args: Any) -> None:
+        self.queue.enqueue_in(
+            timedelta(seconds=seconds), "lti_tool.jobs.tasks.run", name, *args, job_timeout=1800
+        )

@@ -1,0 +1,79 @@
+"""Jobs by name: what the queues run. RQ imports `run` by its path and calls it with a name
+and plain arguments; the worker process builds its app once, from the environment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from lti_tool.runtime import Runtime
+
+log = logging.getLogger("lti_tool.jobs")
+_RUNTIME: Runtime | None = None
+
+
+def _drain(rt: Runtime, context_id: int | None = None) -> Any:
+    from lti_tool.jobs.passback import drain
+
+    return drain(rt, context_id)
+
+
+def _sync_grades(rt: Runtime, context_id: int) -> Any:
+    from lti_tool.jobs.grades import sync_course_grades
+
+    return sync_course_grades(rt, context_id)
+
+
+def _sync_roster(rt: Runtime, context_id: int) -> Any:
+    from lti_tool.jobs.roster import sync_course_roster
+
+    return sync_course_roster(rt, context_id)
+
+
+def _sync_course(rt: Runtime, context_id: int) -> Any:
+    """Roster first, then grades: a new student's results need their membership."""
+    _sync_roster(rt, context_id)
+    return _sync_grades(rt, context_id)
+
+
+def _tick(rt: Runtime) -> list[int]:
+    """The periodic sync: start the stalest courses' syncs, at most N per platform, post
+    what is due, and come back in an interval. One tick per interval, however many workers."""
+    from lti_tool.jobs.schedule import courses_due
+
+    interval = rt.settings.sync_interval_seconds
+    with rt.short_store() as store:
+        if not store.add("tick", 1, max(1, interval - 5)):
+            return []
+    with rt.session_factory() as session:
+        due = courses_due(session, rt.settings)
+    for context_id in due:
+        rt.jobs.enqueue("sync_course", context_id)
+    rt.jobs.enqueue("drain", None)
+    rt.jobs.enqueue_in(interval, "tick")
+    log.info("tick: %s course syncs started", len(due))
+    return due
+
+
+TASKS: dict[str, Callable[..., Any]] = {
+    "tick": _tick,
+    "sync_course": _sync_course,
+    "drain": _drain,
+    "sync_grades": _sync_grades,
+    "sync_roster": _sync_roster,
+}
+
+
+def worker_runtime() -> Runtime:
+    global _RUNTIME
+    if _RUNTIME is None:
+        from lti_tool.app import create_app
+
+        _RUNTIME = create_app().extensions["lti_tool"]
+    return _RUNTIME
+
+
+def run(name: str, *args: Any) -> Any:
+    """The RQ entry point."""
+    return TASKS[name](worker_runtime(), *args)

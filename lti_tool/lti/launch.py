@@ -1,0 +1,388 @@
+"""id_token validation: every check of the 1EdTech Security Framework §5.1.3 and LTI 1.3 core.
+
+Covers what pylti1p3 leaves open (see docs/decisions.md): single-use nonce bound to the
+state, strict audience and azp, clock leeway, target_link_uri, JWKS refetch on unknown kid.
+Nothing is written until the token is proven genuine; the one write on refusal is the
+record of an unknown deployment, which the spec asks for.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jwt
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import Session
+
+from lti_tool.lti.errors import LaunchError, bad_request, forbidden, not_trusted
+from lti_tool.lti.login import STATE_COOKIE_PREFIX, STATE_KEY
+from lti_tool.lti.platform_keys import PlatformKeyError, PlatformKeys
+from lti_tool.models.course import Context, Membership, ResourceLink, User
+from lti_tool.models.platform import Deployment, Registration
+from lti_tool.services.registrations import record_deployment
+from lti_tool.settings import Settings
+from lti_tool.store import SharedStore
+
+log = logging.getLogger(__name__)
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
+ADMIN_HINT = "Your LMS administrator can find the exact reason in the tool's log."
+
+
+@dataclass(frozen=True)
+class Known:
+    """The rows a previous launch of this person in this place left, if any."""
+
+    status: str
+    fingerprint: str
+    user_id: int
+    context_pk: int
+    link_pk: int | None
+    roster_synced_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ValidLaunch:
+    claims: dict[str, Any]
+    registration_id: int
+    registration_uuid: str
+    platform_family: str
+    deployment_pk: int
+    known: Known | None
+
+    @property
+    def message_type(self) -> str:
+        return str(self.claims[LTI + "message_type"])
+
+
+def _b64json(segment: str) -> Any:
+    padded = segment + "=" * (-len(segment) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded))
+
+
+def _split(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    parts = id_token.split(".")
+    if len(parts) != 3:
+        raise bad_request(
+            "The launch is damaged",
+            "The LMS sent a launch token that is not a signed JWT. " + ADMIN_HINT,
+            f"launch: id_token has {len(parts)} parts, not 3",
+        )
+    try:
+        header, payload = _b64json(parts[0]), _b64json(parts[1])
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request(
+            "The launch is damaged",
+            "The LMS sent a launch token that cannot be read. " + ADMIN_HINT,
+            "launch: id_token header or payload is not base64url JSON",
+        ) from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise bad_request(
+            "The launch is damaged",
+            "The LMS sent a launch token that cannot be read. " + ADMIN_HINT,
+            "launch: id_token header or payload is not a JSON object",
+        )
+    return header, payload
+
+
+def _used_or_expired() -> LaunchError:
+    return bad_request(
+        "This launch was already used or has expired",
+        "Each launch can be used once, within a few minutes. Open the tool again from your course.",
+        "launch: state unknown, expired or already consumed (replay?)",
+    )
+
+
+def _untrusted(reason: str, explanation: str = "") -> LaunchError:
+    return not_trusted(
+        "The launch could not be verified",
+        (explanation or "The tool could not confirm that this launch came from your LMS.")
+        + " "
+        + ADMIN_HINT,
+        "launch: " + reason,
+    )
+
+
+def _check_audience(payload: Mapping[str, Any], client_id: str) -> None:
+    aud = payload.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not isinstance(audiences, list) or not audiences:
+        raise _untrusted("aud is missing")
+    if client_id not in audiences:
+        raise _untrusted(f"aud {audiences!r} does not contain our client id {client_id!r}")
+    others = [a for a in audiences if a != client_id]
+    if others:
+        raise _untrusted(f"aud has audiences the tool does not trust: {others!r}")
+    azp = payload.get("azp")
+    if len(audiences) > 1 and azp is None:
+        raise _untrusted("several audiences and no azp")
+    if azp is not None and azp != client_id:
+        raise _untrusted(f"azp {azp!r} is not our client id {client_id!r}")
+
+
+def validate_launch(
+    form: Mapping[str, str],
+    cookies: Mapping[str, str],
+    session: Session,
+    store: SharedStore,
+    keys: PlatformKeys,
+    settings: Settings,
+) -> ValidLaunch:
+    id_token = form.get("id_token", "")
+    state = form.get("state", "")
+    if form.get("error"):
+        raise bad_request(
+            "The LMS refused the login",
+            f"Your LMS answered: {form.get('error_description') or form.get('error')}.",
+            f"launch: platform returned error={form.get('error')!r} "
+            f"description={form.get('error_description')!r}",
+        )
+    if not id_token or not state:
+        missing = "id_token" if not id_token else "state"
+        raise bad_request(
+            "The launch is incomplete",
+            f"The LMS sent a launch without its {missing}. Open the tool again from your course.",
+            f"launch: missing {missing}",
+        )
+    if cookies.get(STATE_COOKIE_PREFIX + state) != state:
+        if store.get(STATE_KEY + state) is None:
+            raise _used_or_expired()
+        raise bad_request(
+            "Your browser did not keep the login",
+            "This browser did not return the cookie the tool set a moment ago, so the tool "
+            "cannot tell that the login started here. Open the tool again from your course; "
+            "if this keeps happening, your browser blocks the tool's cookies in the LMS page: "
+            "open the tool in a new window.",
+            "launch: state cookie missing or different (state mismatch or cookies blocked)",
+        )
+    record = store.take(STATE_KEY + state)
+    if record is None:
+        raise _used_or_expired()
+
+    header, payload = _split(id_token)
+    alg = header.get("alg")
+    if alg != "RS256":
+        raise _untrusted(f"alg {alg!r} refused; only RS256 is accepted")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise _untrusted("id_token header has no kid")
+
+    issuer, client_id, key_set_url = record["issuer"], record["client_id"], record["key_set_url"]
+    if payload.get("iss") != issuer:
+        raise _untrusted(f"iss {payload.get('iss')!r} is not the registration's issuer {issuer!r}")
+    _check_audience(payload, client_id)
+
+    try:
+        key = keys.key_for(key_set_url, kid)
+    except PlatformKeyError as exc:
+        raise LaunchError(
+            502,
+            "The LMS's keys could not be fetched",
+            "The tool could not download your LMS's public keys to check this launch. "
+            "Try again in a minute. " + ADMIN_HINT,
+            f"launch: {exc}",
+        ) from None
+    if key is None:
+        raise _untrusted(
+            f"kid {kid!r} is not in the platform's key set {key_set_url} (after a refetch)"
+        )
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            id_token,
+            key,
+            algorithms=["RS256"],
+            audience=client_id,
+            issuer=issuer,
+            leeway=settings.jwt_leeway_seconds,
+            options={"require": ["exp", "iat", "iss", "aud", "nonce"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise _untrusted(
+            "id_token expired",
+            "The launch expired before it reached the tool (the LMS's and the tool's clocks "
+            "may differ).",
+        ) from None
+    except jwt.ImmatureSignatureError:
+        raise _untrusted(
+            "id_token iat is in the future beyond the leeway",
+            "The launch is dated in the future (the LMS's and the tool's clocks differ).",
+        ) from None
+    except jwt.InvalidSignatureError:
+        raise _untrusted("id_token signature does not verify (tampered?)") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise _untrusted(f"id_token lacks the {exc.claim} claim") from None
+    except jwt.InvalidTokenError as exc:
+        raise _untrusted(f"id_token refused by PyJWT: {exc}") from None
+
+    if not hmac.compare_digest(str(claims.get("nonce", "")), str(record["nonce"])):
+        raise _untrusted("nonce does not match the one issued for this state")
+
+    _check_lti_claims(claims, record)
+    return _lookup(session, record["registration"], claims, settings)
+
+
+def _claim_error(reason: str, explanation: str) -> LaunchError:
+    return bad_request("The launch is missing information", explanation + " " + ADMIN_HINT, reason)
+
+
+def _check_lti_claims(claims: Mapping[str, Any], record: Mapping[str, Any]) -> None:
+    version = claims.get(LTI + "version")
+    if version != "1.3.0":
+        raise _claim_error(
+            f"launch: LTI version {version!r}, expected 1.3.0",
+            "The LMS sent a launch of an LTI version the tool does not speak.",
+        )
+    message_type = claims.get(LTI + "message_type")
+    if message_type not in MESSAGE_TYPES:
+        raise _claim_error(
+            f"launch: message type {message_type!r} is not supported",
+            f"The LMS sent a kind of launch ({message_type}) this tool does not handle.",
+        )
+    if not claims.get(LTI + "deployment_id"):
+        raise _claim_error(
+            "launch: deployment_id claim missing", "The launch does not name its deployment."
+        )
+    if not claims.get("sub"):
+        raise _claim_error(
+            "launch: sub claim missing (anonymous launches are not supported)",
+            "The LMS did not say who you are.",
+        )
+    roles = claims.get(LTI + "roles")
+    if not isinstance(roles, list):
+        raise _claim_error("launch: roles claim missing", "The LMS did not send your role.")
+    if message_type == RESOURCE_LINK_REQUEST:
+        link = claims.get(LTI + "resource_link")
+        if not isinstance(link, dict) or not link.get("id"):
+            raise _claim_error(
+                "launch: resource_link.id missing", "The launch does not say which link it is."
+            )
+    if message_type == DEEP_LINKING_REQUEST:
+        settings = claims.get(DL + "deep_linking_settings")
+        if not isinstance(settings, dict) or not settings.get("deep_link_return_url"):
+            raise _claim_error(
+                "launch: deep_linking_settings.deep_link_return_url missing",
+                "The LMS's content selection launch does not say where to return.",
+            )
+    target = claims.get(LTI + "target_link_uri")
+    if target != record.get("target_link_uri"):
+        raise _claim_error(
+            f"launch: target_link_uri {target!r} differs from the login's "
+            f"{record.get('target_link_uri')!r}",
+            "The launch opens something else than the login asked for.",
+        )
+
+
+# One round trip after the token is proven: the registration, the deployment and what a
+# previous launch of this person in this place recorded (built once per process).
+_LOOKUP = (
+    select(
+        Registration.uuid,
+        Registration.platform_family,
+        Deployment.id,
+        Deployment.allowed,
+        Membership.status,
+        Membership.launch_fingerprint,
+        User.id,
+        Context.id,
+        ResourceLink.id,
+        Context.roster_synced_at,
+    )
+    .select_from(Registration)
+    .outerjoin(
+        Deployment,
+        and_(
+            Deployment.registration_id == Registration.id,
+            Deployment.deployment_id == bindparam("deployment_id"),
+        ),
+    )
+    .outerjoin(
+        Context,
+        and_(Context.deployment_id == Deployment.id, Context.context_id == bindparam("context_id")),
+    )
+    .outerjoin(User, and_(User.registration_id == Registration.id, User.sub == bindparam("sub")))
+    .outerjoin(Membership, and_(Membership.context_id == Context.id, Membership.user_id == User.id))
+    .outerjoin(
+        ResourceLink,
+        and_(
+            ResourceLink.context_id == Context.id,
+            ResourceLink.resource_link_id == bindparam("link_id"),
+        ),
+    )
+    .where(Registration.id == bindparam("registration"))
+)
+
+
+def context_key(claims: Mapping[str, Any]) -> str:
+    """The context id, or a one-person course for the rare launch without a context."""
+    ctx = claims.get(LTI + "context") or {}
+    return str(ctx.get("id") or f"no-context:{claims['sub']}")
+
+
+def resource_link_id(claims: Mapping[str, Any]) -> str | None:
+    if claims.get(LTI + "message_type") == DEEP_LINKING_REQUEST:
+        return None
+    return str(claims[LTI + "resource_link"]["id"])
+
+
+def _lookup(
+    session: Session, registration_id: int, claims: Mapping[str, Any], settings: Settings
+) -> ValidLaunch:
+    deployment_id = str(claims[LTI + "deployment_id"])
+    row = (
+        session.connection()
+        .execute(
+            _LOOKUP,
+            {
+                "registration": registration_id,
+                "deployment_id": deployment_id,
+                "context_id": context_key(claims),
+                "sub": str(claims["sub"]),
+                "link_id": resource_link_id(claims) or "",
+            },
+        )
+        .first()
+    )
+    if row is None:
+        raise _untrusted("the registration of this login was deleted meanwhile")
+    uuid, family, dep_pk, allowed, status, fingerprint, user_pk, context_pk, link_pk, synced = row
+    if dep_pk is None:
+        reg = session.get(Registration, registration_id)
+        assert reg is not None
+        dep = record_deployment(session, reg, deployment_id, settings.auto_allow_deployments)
+        log.warning(
+            "unknown deployment %r of registration %s recorded (allowed=%s)",
+            deployment_id,
+            uuid,
+            dep.allowed,
+        )
+        dep_pk, allowed = dep.id, dep.allowed
+    if not allowed:
+        raise forbidden(
+            "This installation of the tool is not allowed yet",
+            "Your LMS administrator installed the tool in a place the tool has not been "
+            "told about. They can allow it with: lti-tool deployment allow "
+            f"--registration {uuid} --deployment-id {deployment_id}",
+            f"launch: deployment {deployment_id!r} of registration {uuid} is not allowed",
+        )
+    known = None
+    if status is not None:
+        known = Known(status, fingerprint, user_pk, context_pk, link_pk, synced)
+    return ValidLaunch(
+        claims=dict(claims),
+        registration_id=registration_id,
+        registration_uuid=uuid,
+        platform_family=family,
+        deployment_pk=dep_pk,
+        known=known,
+    )

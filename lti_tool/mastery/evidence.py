@@ -1,0 +1,141 @@
+"""Evidence of learning and the ordered score series the calculation methods read."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from .errors import EvidenceError
+
+
+class OrderBy(StrEnum):
+    """Which time orders a competency's evidence: when it was graded or when it was handed in."""
+
+    GRADED = "graded"
+    SUBMITTED = "submitted"
+
+
+def timestamp(when: datetime, what: str = "time") -> float:
+    """POSIX seconds of a tz-aware time; naive times are refused because their zone is a guess."""
+    if not isinstance(when, datetime):
+        raise EvidenceError(f"{what} must be a datetime, not {type(when).__name__}")
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise EvidenceError(f"{what} must be timezone-aware (UTC), not naive: {when.isoformat()}")
+    return when.timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observed score for a student on a competency, in that competency's scale points.
+
+    `id` is stable across re-reads (e.g. the AGS result id), so a regraded item replaces the old
+    score instead of counting twice. Map grades with `Scale.from_percent`/`Scale.from_points`.
+    """
+
+    id: str
+    student: str
+    competency: str
+    score: float
+    graded_at: datetime
+    submitted_at: datetime | None = None
+
+    def order_time(self, order_by: OrderBy) -> float:
+        """Submitted time when asked for and known, else graded time."""
+        if order_by is OrderBy.SUBMITTED and self.submitted_at is not None:
+            return timestamp(self.submitted_at, f"evidence {self.id!r} submitted_at")
+        return timestamp(self.graded_at, f"evidence {self.id!r} graded_at")
+
+    def checked_score(self) -> float:
+        score = self.score
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            raise EvidenceError(f"evidence {self.id!r}: score must be a number")
+        if not math.isfinite(score) or score < 0:
+            raise EvidenceError(f"evidence {self.id!r}: score must be finite and at least 0")
+        return float(score)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRemoved:
+    """A score that no longer exists (deleted in the gradebook)."""
+
+    id: str
+    student: str
+    competency: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineItemScore:
+    """A student's points on a line item; `points=None` means the score was removed."""
+
+    student: str
+    line_item: str
+    points: float | None
+
+
+class Series:
+    """One student's evidence on one competency, kept in order (time, then id) as three tuples.
+
+    Keeping the scores as a ready tuple is what lets a whole class be computed without sorting or
+    copying: the methods read `scores` directly.
+    """
+
+    __slots__ = ("times", "ids", "scores")
+
+    def __init__(
+        self, times: tuple[float, ...], ids: tuple[str, ...], scores: tuple[float, ...]
+    ) -> None:
+        self.times = times
+        self.ids = ids
+        self.scores = scores
+
+    @classmethod
+    def build(cls, items: list[tuple[float, str, float]]) -> Series:
+        """From (time, id, score) triples with distinct ids; the last triple of an id wins."""
+        latest: dict[str, tuple[float, str, float]] = {}
+        for item in items:
+            latest[item[1]] = item
+        ordered = sorted(latest.values())
+        if not ordered:
+            return EMPTY_SERIES
+        times, ids, scores = zip(*ordered, strict=True)
+        return cls(times, ids, scores)
+
+    def with_item(self, time: float, id_: str, score: float) -> Series:
+        """A copy with the item added, or replacing the item of the same id."""
+        base = self.without(id_)
+        key = (time, id_)
+        pos = bisect_left(list(zip(base.times, base.ids, strict=True)), key)
+        return Series(
+            base.times[:pos] + (time,) + base.times[pos:],
+            base.ids[:pos] + (id_,) + base.ids[pos:],
+            base.scores[:pos] + (score,) + base.scores[pos:],
+        )
+
+    def without(self, id_: str) -> Series:
+        if id_ not in self.ids:
+            return self
+        i = self.ids.index(id_)
+        if len(self.ids) == 1:
+            return EMPTY_SERIES
+        return Series(
+            self.times[:i] + self.times[i + 1 :],
+            self.ids[:i] + self.ids[i + 1 :],
+            self.scores[:i] + self.scores[i + 1 :],
+        )
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Series):
+            return NotImplemented
+        return (self.times, self.ids, self.scores) == (other.times, other.ids, other.scores)
+
+    def __repr__(self) -> str:
+        return f"Series(scores={self.scores!r})"
+
+
+EMPTY_SERIES = Series((), (), ())

@@ -1,0 +1,354 @@
+"""A course compiled once: indexes, score calculators, rule programs and the dependency graph.
+
+Building a model checks every reference and refuses cycles; after that, evaluating a class or
+one new score never parses, validates or searches again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from .catalog import Catalog, Competency, LineItem, Module
+from .columns import Index, ModuleProgram, compile_rule
+from .errors import ConfigError, RuleError
+from .evidence import Series
+from .methods import Calculator
+from .rollup import Combiner, combiner
+from .rule_parse import check_no_cycle, find_cycle, parse_rule, rule_to_json
+from .rules import (
+    AllOf,
+    AnyOf,
+    AtLeastOf,
+    CompetencyAtLeast,
+    InGroup,
+    LineItemAtLeast,
+    ModuleCompleted,
+    ModuleMastered,
+    Not,
+    OnOrAfter,
+    Rule,
+    leaves,
+)
+from .scales import EPSILON, NO_SCORE, round_score
+
+#: Sources of change a module can depend on: ("competency", i), ("line_item", i), ("group", i),
+#: ("module", i) for its own completion/override, and ("time", 0) for date conditions.
+Source = tuple[str, int]
+TIME: Source = ("time", 0)
+
+
+def score_function(comp: Competency) -> Callable[[Series], float]:
+    """Series -> rounded score, or NO_SCORE when there is too little evidence."""
+    calc: Calculator = comp.method.calculator(comp.scale)
+    min_evidence = comp.min_evidence
+
+    def score(series: Series) -> float:
+        scores = series.scores
+        if len(scores) < min_evidence:
+            return NO_SCORE
+        value = calc(scores)
+        return NO_SCORE if value is None else round_score(value)
+
+    return score
+
+
+@dataclass(frozen=True, eq=False)
+class CourseModel:
+    """The compiled course; build it with `build_course` and reuse it for every evaluation."""
+
+    catalog: Catalog
+    competencies: tuple[Competency, ...]
+    comp_index: Mapping[str, int]
+    children: tuple[tuple[int, ...], ...]
+    ancestors: tuple[tuple[int, ...], ...]
+    leaf_order: tuple[int, ...]
+    parent_order: tuple[int, ...]
+    score_fns: tuple[Callable[[Series], float] | None, ...]
+    combiners: tuple[Combiner | None, ...]
+    line_items: tuple[LineItem, ...]
+    line_item_index: Mapping[str, int]
+    groups: tuple[str, ...]
+    group_index: Mapping[str, int]
+    modules: tuple[Module, ...]
+    module_index: Mapping[str, int]
+    topo_order: tuple[int, ...]
+    programs: tuple[ModuleProgram, ...]
+    affects: Mapping[Source, tuple[int, ...]] = field(repr=False)
+
+    def affected_modules(self, sources: Iterable[Source]) -> list[int]:
+        """Modules (in evaluation order) that can change when these sources change."""
+        found: set[int] = set()
+        for source in sources:
+            found.update(self.affects.get(source, ()))
+        return sorted(found, key=self._topo_position.__getitem__)
+
+    @property
+    def _topo_position(self) -> dict[int, int]:
+        cached = self.__dict__.get("_topo_cache")
+        if cached is None:
+            cached = {m: i for i, m in enumerate(self.topo_order)}
+            object.__setattr__(self, "_topo_cache", cached)
+        return cached
+
+
+def build_course(
+    competencies: Iterable[Competency],
+    modules: Iterable[Module],
+    line_items: Iterable[LineItem] = (),
+    groups: Mapping[str, str] | None = None,
+) -> CourseModel:
+    """Check and compile a course. Raises ConfigError or RuleError (cycles name the modules)."""
+    comps = tuple(competencies)
+    mods = tuple(modules)
+    items = tuple(line_items)
+    catalog = Catalog.of(comps, mods, items, groups)
+    comp_index = {c.code: i for i, c in enumerate(comps)}
+
+    # Competency tree: parents, roll-up order, ancestors.
+    children: list[list[int]] = [[] for _ in comps]
+    for i, c in enumerate(comps):
+        if c.parent is not None:
+            if c.parent not in comp_index:
+                raise ConfigError(f"competency {c.code!r}: no parent competency {c.parent!r}")
+            children[comp_index[c.parent]].append(i)
+    parent_of = {c.code: [c.parent] if c.parent else [] for c in comps}
+    cycle = find_cycle(parent_of)
+    if cycle:
+        raise ConfigError("competencies are their own ancestors: " + " → ".join(cycle))
+    depth: list[int] = []
+    for c in comps:
+        d, p = 0, c.parent
+        while p is not None:
+            d, p = d + 1, comps[comp_index[p]].parent
+        depth.append(d)
+    leaf_order = tuple(i for i in range(len(comps)) if not children[i])
+    parent_order = tuple(
+        sorted((i for i in range(len(comps)) if children[i]), key=lambda i: -depth[i])
+    )
+    ancestors: list[tuple[int, ...]] = []
+    for c in comps:
+        chain, p = [], c.parent
+        while p is not None:
+            chain.append(comp_index[p])
+            p = comps[comp_index[p]].parent
+        ancestors.append(tuple(chain))
+    score_fns = tuple(None if children[i] else score_function(c) for i, c in enumerate(comps))
+    combiners = tuple(
+        combiner(
+            c.rollup,
+            [comps[k].code for k in children[i]],
+            [comps[k].scale for k in children[i]],
+            c.scale,
+        )
+        if children[i]
+        else None
+        for i, c in enumerate(comps)
+    )
+
+    # Modules: re-check every rule against the catalog (rules built in code skip `parse`).
+    module_index = {m.id: i for i, m in enumerate(mods)}
+    needs: dict[str, list[str]] = {}
+    for m in mods:
+        for code in m.competencies:
+            if code not in comp_index:
+                raise ConfigError(f"module {m.id!r}: no competency {code!r}")
+        if m.line_item is not None and m.line_item not in catalog.line_items:
+            raise ConfigError(f"module {m.id!r}: no line item {m.line_item!r}")
+        for option in m.choice_of:
+            if option not in module_index:
+                raise ConfigError(f"module {m.id!r}: no module {option!r} to choose")
+        rule = m.unlock.rule
+        if rule is not None:
+            try:
+                parse_rule(rule_to_json(rule), catalog, module=m.id)
+            except RuleError as exc:
+                raise RuleError(f"modules[{m.id!r}].{exc.path}", exc.message) from None
+        for path, leaf in _leaves_with_paths(rule, "rule"):
+            if isinstance(leaf, ModuleMastered) and not _can_master(leaf.module, mods):
+                raise RuleError(
+                    f"modules[{m.id!r}].{path}.module_mastered",
+                    f'module "{leaf.module}" lists no competencies, so it can be completed but '
+                    "not mastered (use module_completed)",
+                )
+        refs = [
+            leaf.module
+            for leaf in leaves(rule)
+            if isinstance(leaf, ModuleCompleted | ModuleMastered)
+        ]
+        needs[m.id] = list(dict.fromkeys([*refs, *m.choice_of]))
+    check_no_cycle(needs)
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(mid: str) -> None:
+        # Depth is bounded by the (acyclic) module count; iterative would not read better.
+        if mid in done:
+            return
+        done.add(mid)
+        for dep in needs[mid]:
+            visit(dep)
+        order.append(mid)
+
+    for m in mods:
+        visit(m.id)
+    topo_order = tuple(module_index[mid] for mid in order)
+
+    group_ids = sorted(
+        {leaf.group for m in mods for leaf in leaves(m.unlock.rule) if isinstance(leaf, InGroup)}
+    )
+    group_index = {g: i for i, g in enumerate(group_ids)}
+    line_item_index = {li.id: i for i, li in enumerate(items)}
+
+    def threshold(leaf: CompetencyAtLeast) -> float:
+        comp = comps[comp_index[leaf.competency]]
+        if leaf.level is not None:
+            level = comp.scale.level_named(leaf.level)
+            if level is None:  # pragma: no cover - parse_rule refused it above
+                raise ConfigError(f"no level {leaf.level!r}")
+            return level.points
+        return float(leaf.score or 0.0)
+
+    ix = Index(
+        comp_index,
+        threshold,
+        line_item_index,
+        [li.max_points for li in items],
+        group_index,
+        module_index,
+    )
+    programs = []
+    for i, m in enumerate(mods):
+        li = line_item_index.get(m.line_item) if m.line_item is not None else None
+        complete_at = -EPSILON
+        if li is not None and m.complete_at_percent is not None:
+            complete_at = m.complete_at_percent / 100.0 * items[li].max_points - EPSILON
+        programs.append(
+            ModuleProgram(
+                index=i,
+                rule=compile_rule(m.unlock.rule, ix) if m.unlock.rule is not None else None,
+                sticky=m.unlock.mode.value == "sticky",
+                options=tuple(module_index[o] for o in m.choice_of),
+                line_item=li,
+                complete_at=complete_at,
+                mastery=tuple(
+                    (comp_index[c], comps[comp_index[c]].scale.mastery_points - EPSILON)
+                    for c in m.competencies
+                ),
+            )
+        )
+
+    affects = _dependency_closure(
+        mods, comp_index, ancestors, line_item_index, group_index, module_index, needs
+    )
+    return CourseModel(
+        catalog=catalog,
+        competencies=comps,
+        comp_index=comp_index,
+        children=tuple(tuple(ch) for ch in children),
+        ancestors=tuple(ancestors),
+        leaf_order=leaf_order,
+        parent_order=parent_order,
+        score_fns=score_fns,
+        combiners=combiners,
+        line_items=items,
+        line_item_index=line_item_index,
+        groups=tuple(group_ids),
+        group_index=group_index,
+        modules=mods,
+        module_index=module_index,
+        topo_order=topo_order,
+        programs=tuple(programs),
+        affects=affects,
+    )
+
+
+def _dependency_closure(
+    mods: tuple[Module, ...],
+    comp_index: Mapping[str, int],
+    ancestors: list[tuple[int, ...]],
+    line_item_index: Mapping[str, int],
+    group_index: Mapping[str, int],
+    module_index: Mapping[str, int],
+    needs: Mapping[str, list[str]],
+) -> dict[Source, tuple[int, ...]]:
+    """For every source, all modules it can change, directly or through other modules."""
+    direct: dict[Source, set[int]] = {}
+    for i, m in enumerate(mods):
+        sources: set[Source] = {("module", i)}
+        for code in m.competencies:
+            sources.add(("competency", comp_index[code]))
+        if m.line_item is not None and m.line_item in line_item_index:
+            sources.add(("line_item", line_item_index[m.line_item]))
+        for leaf in leaves(m.unlock.rule):
+            if isinstance(leaf, CompetencyAtLeast):
+                sources.add(("competency", comp_index[leaf.competency]))
+            elif isinstance(leaf, LineItemAtLeast):
+                sources.add(("line_item", line_item_index[leaf.line_item]))
+            elif isinstance(leaf, InGroup):
+                sources.add(("group", group_index[leaf.group]))
+            elif isinstance(leaf, OnOrAfter):
+                sources.add(TIME)
+            elif isinstance(leaf, ModuleCompleted | ModuleMastered):
+                sources.add(("module", module_index[leaf.module]))
+        for source in sources:
+            direct.setdefault(source, set()).add(i)
+    dependents: dict[int, set[int]] = {i: set() for i in range(len(mods))}
+    for mid, deps in needs.items():
+        for dep in deps:
+            dependents[module_index[dep]].add(module_index[mid])
+    closure: dict[Source, tuple[int, ...]] = {}
+    for source, first in direct.items():
+        seen = set(first)
+        stack = list(first)
+        while stack:
+            for nxt in dependents[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        closure[source] = tuple(sorted(seen))
+    # A competency also moves its ancestors' roll-ups: fold their modules in.
+    for c, chain in enumerate(ancestors):
+        mine = set(closure.get(("competency", c), ()))
+        for a in chain:
+            mine.update(closure.get(("competency", a), ()))
+        if mine:
+            closure[("competency", c)] = tuple(sorted(mine))
+    return closure
+
+
+def _can_master(module: str, mods: tuple[Module, ...]) -> bool:
+    """A module can be mastered if it lists competencies, or is a choice with such an option."""
+    by_id = {m.id: m for m in mods}
+    seen: set[str] = set()
+    stack = [module]
+    while stack:
+        mid = stack.pop()
+        if mid in seen or mid not in by_id:
+            continue
+        seen.add(mid)
+        m = by_id[mid]
+        if m.competencies:
+            return True
+        stack.extend(m.choice_of)
+    return False
+
+
+def _leaves_with_paths(rule: Rule | None, path: str) -> Iterator[tuple[str, Rule]]:
+    """Leaves with the JSON paths `parse_rule` would report for them."""
+    if rule is None:
+        return
+    if isinstance(rule, Not):
+        yield from _leaves_with_paths(rule.condition, f"{path}.not")
+    elif isinstance(rule, AllOf | AnyOf | AtLeastOf):
+        key = (
+            "all"
+            if isinstance(rule, AllOf)
+            else "any"
+            if isinstance(rule, AnyOf)
+            else "at_least.of"
+        )
+        for i, c in enumerate(rule.conditions):
+            yield from _leaves_with_paths(c, f"{path}.{key}[{i}]")
+    else:
+        yield path, rule

@@ -1,0 +1,113 @@
+"""Unlock rules as a tree of plain values: leaves test one fact, nodes combine them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class UnlockMode(StrEnum):
+    """Re-evaluated rules can lock again (a lowered grade); sticky ones, once open, stay open."""
+
+    REEVALUATED = "reevaluated"
+    STICKY = "sticky"
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleCompleted:
+    module: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleMastered:
+    module: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompetencyAtLeast:
+    """At or above a named level of the competency's scale, or at or above a score."""
+
+    competency: str
+    level: str | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineItemAtLeast:
+    """At or above a percentage, or a number of points, on a line item."""
+
+    line_item: str
+    percent: float | None = None
+    points: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OnOrAfter:
+    when: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InGroup:
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    conditions: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    conditions: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    condition: Rule
+
+
+@dataclass(frozen=True, slots=True)
+class AtLeastOf:
+    k: int
+    conditions: tuple[Rule, ...]
+
+
+Leaf = ModuleCompleted | ModuleMastered | CompetencyAtLeast | LineItemAtLeast | OnOrAfter | InGroup
+Node = AllOf | AnyOf | Not | AtLeastOf
+Rule = Leaf | Node
+LEAVES = (ModuleCompleted, ModuleMastered, CompetencyAtLeast, LineItemAtLeast, OnOrAfter, InGroup)
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    """A module's unlock rule; `rule=None` means open from the start."""
+
+    rule: Rule | None = None
+    mode: UnlockMode = UnlockMode.REEVALUATED
+
+
+def children(rule: Rule) -> tuple[Rule, ...]:
+    if isinstance(rule, AllOf | AnyOf | AtLeastOf):
+        return rule.conditions
+    if isinstance(rule, Not):
+        return (rule.condition,)
+    return ()
+
+
+def walk(rule: Rule | None) -> Iterator[Rule]:
+    """Every node and leaf, depth first, parents before children."""
+    if rule is None:
+        return
+    stack = [rule]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+def leaves(rule: Rule | None) -> Iterator[Leaf]:
+    for node in walk(rule):
+        if isinstance(node, LEAVES):
+            yield node

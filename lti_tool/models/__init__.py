@@ -1,0 +1,44 @@
+"""The tool's tables, imported here so they share one metadata (Alembic imports these and
+the sandbox platform's own, `lti_tool.sandbox.models`)."""
+
+from lti_tool.models.course import Context, Membership, ResourceLink, User
+from lti_tool.models.grading import ScoreOutbox, ScoreStamp
+from lti_tool.models.mastery import (
+    Alignment,
+    AuditEntry,
+    Competency,
+    CourseLineItem,
+    Evidence,
+    Goal,
+    MasteryState,
+    Override,
+    Scale,
+    UnlockState,
+)
+from lti_tool.models.modules import Module
+from lti_tool.models.platform import Deployment, Registration, ToolKey
+from lti_tool.models.store import StoreEntry
+
+__all__ = [
+    "Alignment",
+    "AuditEntry",
+    "Competency",
+    "CourseLineItem",
+    "Evidence",
+    "Goal",
+    "MasteryState",
+    "Override",
+    "Scale",
+    "ScoreOutbox",
+    "UnlockState",
+    "Context",
+    "Deployment",
+    "Membership",
+    "Module",
+    "Registration",
+    "ResourceLink",
+    "ScoreStamp",
+    "StoreEntry",
+    "ToolKey",
+    "User",
+]

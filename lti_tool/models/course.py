@@ -1,0 +1,85 @@
+"""What launches tell us: users, courses (contexts), memberships and resource links.
+
+Everything course-level hangs off a Context, which belongs to one deployment of one
+registration: that triple is the isolation boundary between schools and courses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lti_tool.db import Base
+from lti_tool.models.types import UTCDateTime, utcnow
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("registration_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    sub: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    given_name: Mapped[str] = mapped_column(String(200), default="")
+    family_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Context(Base):
+    __tablename__ = "contexts"
+    __table_args__ = (UniqueConstraint("deployment_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    label: Mapped[str] = mapped_column(String(255), default="")
+    # Service endpoints the platform gave in the latest launch.
+    memberships_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    lineitems_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    ags_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # When the roster was last read in full through NRPS (None: never).
+    roster_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("context_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("contexts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # teacher | student | mentor | none: what the tool lets this person do.
+    role: Mapped[str] = mapped_column(String(20))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # For mentors: the `sub`s of their mentees (role_scope_mentor).
+    mentees: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Active | Inactive | Deleted, as NRPS reports it; a launch makes it Active.
+    status: Mapped[str] = mapped_column(String(20), default="Active")
+    # Hash of everything the latest launch recorded: a repeat launch that matches it
+    # writes nothing (one SELECT instead of four upserts).
+    launch_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ResourceLink(Base):
+    __tablename__ = "resource_links"
+    __table_args__ = (UniqueConstraint("context_id", "resource_link_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("contexts.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    custom: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    lineitem_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

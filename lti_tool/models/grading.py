@@ -1,0 +1,55 @@
+"""What the tool posts to LMS gradebooks: the score outbox, and the last timestamp per column
+and person, so a score's timestamp never goes backwards (Canvas answers 400, Moodle 409)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lti_tool.db import Base
+from lti_tool.models.types import UTCDateTime, utcnow
+
+
+class ScoreStamp(Base):
+    __tablename__ = "score_stamps"
+    __table_args__ = (UniqueConstraint("user_id", "lineitem_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # sha256 of the line item URL (URLs can be long; the index stays small).
+    lineitem_hash: Mapped[str] = mapped_column(String(64))
+    lineitem_url: Mapped[str] = mapped_column(String(1000))
+    last_timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScoreOutbox(Base):
+    """The competency score each student should have in the LMS gradebook: one row per
+    student and competency, written in the same transaction as the mastery change.
+
+    The latest value wins: a newer value bumps `version`, and a worker marks the row posted
+    only if the version it posted is still the row's version. A claimed row carries a lease
+    (`claimed_until`), so a worker killed mid-post leaves the row to be claimed again.
+    """
+
+    __tablename__ = "score_outbox"
+    __table_args__ = (UniqueConstraint("competency_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(
+        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    competency_id: Mapped[int] = mapped_column(ForeignKey("competencies.id", ondelete="CASCADE"))
+    score_given: Mapped[float] = mapped_column(Float)
+    score_maximum: Mapped[float] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    posted_version: Mapped[int] = mapped_column(Integer, default=0)
+    # pending | posted | failed (final: shown to the teacher with the reason and a retry)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

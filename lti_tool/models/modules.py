@@ -1,0 +1,36 @@
+"""Modules of a course: what students open and teachers place into the LMS, each with the
+rule that unlocks it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lti_tool.db import Base
+from lti_tool.models.types import UTCDateTime, utcnow
+
+
+class Module(Base):
+    __tablename__ = "modules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(
+        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the module is graded: its LMS column gets this maximum.
+    score_maximum: Mapped[float | None] = mapped_column(Float, default=None)
+    # The unlock rule as the engine's JSON (None: always unlocked), and whether it is sticky.
+    unlock_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    sticky: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A choice module: completed when any one of these modules (ids) is.
+    choice_of: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The module's own gradebook column (placed graded modules) and what completes it.
+    lineitem_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    complete_at_percent: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

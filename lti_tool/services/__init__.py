@@ -1,0 +1,1 @@
+"""Use-cases that take a session (and clients) and never commit."""

@@ -1,0 +1,220 @@
+"""The bridge between a course's rows and the pure engine: rows in, engine values out.
+
+Engine names: a competency is its code, a module and a line item their row id as text, a
+student their user id as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool import mastery as engine
+from lti_tool.lti.roles import STUDENT
+from lti_tool.models.course import Membership
+from lti_tool.models.mastery import (
+    DEFAULT_LEVELS,
+    Alignment,
+    Competency,
+    CourseLineItem,
+    Evidence,
+    Override,
+    Scale,
+    UnlockState,
+)
+from lti_tool.models.modules import Module
+
+
+def engine_scale(levels: list[dict[str, Any]]) -> engine.Scale:
+    return engine.Scale(
+        tuple(
+            engine.Level(
+                name=str(lv["name"]),
+                points=float(lv["points"]),
+                colour=str(lv.get("color") or lv.get("colour") or "#555555"),
+                mastery=bool(lv.get("mastery")),
+            )
+            for lv in levels
+        )
+    )
+
+
+def _rollup(data: dict[str, Any]) -> engine.RollUp:
+    if not data:
+        return engine.RollUp()
+    return engine.RollUp(
+        kind=engine.RollUpKind(data.get("kind", "average")),
+        weights=dict(data.get("weights") or {}),
+        required=tuple(data.get("required") or ()),
+    )
+
+
+@dataclass
+class CourseSnapshot:
+    """A course as the engine sees it, with the maps back to rows."""
+
+    model: engine.CourseModel
+    competencies: dict[str, Competency]  # code -> row
+    scales: dict[str, engine.Scale]  # code -> scale
+    modules: dict[str, Module]  # engine id -> row
+    students: tuple[str, ...]
+    aligned_items: dict[int, list[Competency]] = field(default_factory=dict)
+
+
+def load_model(session: Session, context_id: int) -> CourseSnapshot:
+    scales = {
+        s.id: engine_scale(s.levels)
+        for s in session.scalars(select(Scale).where(Scale.context_id == context_id))
+    }
+    default_scale = engine_scale(DEFAULT_LEVELS)
+    rows = list(
+        session.scalars(
+            select(Competency)
+            .where(Competency.context_id == context_id)
+            .order_by(Competency.position, Competency.id)
+        )
+    )
+    by_id = {c.id: c for c in rows}
+    comps = []
+    comp_scales: dict[str, engine.Scale] = {}
+    for c in rows:
+        scale = scales.get(c.scale_id or 0, default_scale)
+        comp_scales[c.code] = scale
+        parent = by_id.get(c.parent_id or 0)
+        comps.append(
+            engine.Competency(
+                code=c.code,
+                title=c.title,
+                parent=parent.code if parent else None,
+                scale=scale,
+                method=engine.method_from_json(c.method),
+                min_evidence=c.min_evidence,
+                order_by=engine.OrderBy(c.order_by),
+                rollup=_rollup(c.rollup),
+                description=c.description,
+            )
+        )
+    columns = list(
+        session.scalars(select(CourseLineItem).where(CourseLineItem.context_id == context_id))
+    )
+    items = [
+        engine.LineItem(str(li.id), li.label or li.url, li.score_maximum or 100.0)
+        for li in columns
+        if li.gone_at is None
+    ]
+    module_rows = list(
+        session.scalars(
+            select(Module)
+            .where(Module.context_id == context_id)
+            .order_by(Module.position, Module.id)
+        )
+    )
+    aligned: dict[int, list[Competency]] = {}
+    module_comps: dict[int, list[str]] = {}
+    for a in session.scalars(select(Alignment).where(Alignment.context_id == context_id)):
+        comp = by_id.get(a.competency_id)
+        if comp is None:
+            continue
+        if a.line_item_id is not None:
+            aligned.setdefault(a.line_item_id, []).append(comp)
+        if a.module_id is not None:
+            module_comps.setdefault(a.module_id, []).append(comp.code)
+    item_of_url = {li.url: str(li.id) for li in columns}
+    bare = [engine.Module(str(m.id), m.title) for m in module_rows]
+    catalog = engine.Catalog.of(comps, bare, items)
+    modules = []
+    for m in module_rows:
+        unlock = engine.parse_unlock(m.unlock_rule, catalog, module=str(m.id))
+        if m.sticky and unlock.mode is not engine.UnlockMode.STICKY:
+            unlock = engine.Unlock(rule=unlock.rule, mode=engine.UnlockMode.STICKY)
+        line_item = item_of_url.get(m.lineitem_url or "")
+        modules.append(
+            engine.Module(
+                id=str(m.id),
+                title=m.title,
+                unlock=unlock,
+                competencies=tuple(module_comps.get(m.id, [])),
+                line_item=line_item,
+                complete_at_percent=m.complete_at_percent if line_item else None,
+                choice_of=tuple(str(i) for i in m.choice_of or []),
+                position=m.position,
+            )
+        )
+    students = tuple(
+        str(uid)
+        for uid in session.scalars(
+            select(Membership.user_id)
+            .where(Membership.context_id == context_id, Membership.role == STUDENT)
+            .order_by(Membership.user_id)
+        )
+    )
+    return CourseSnapshot(
+        model=engine.build_course(comps, modules, items),
+        competencies={c.code: c for c in rows},
+        scales=comp_scales,
+        modules={str(m.id): m for m in module_rows},
+        students=students,
+        aligned_items=aligned,
+    )
+
+
+def load_facts(session: Session, context_id: int, snapshot: CourseSnapshot) -> engine.ClassFacts:
+    code_of = {c.id: code for code, c in snapshot.competencies.items()}
+    students = set(snapshot.students)
+    evidence = []
+    scores: dict[tuple[str, str], engine.LineItemScore] = {}
+    for e in session.scalars(
+        select(Evidence).where(Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None))
+    ):
+        student = str(e.user_id)
+        if student not in students or e.competency_id not in code_of:
+            continue
+        evidence.append(
+            engine.Evidence(
+                id=str(e.id),
+                student=student,
+                competency=code_of[e.competency_id],
+                score=e.score,
+                graded_at=e.graded_at,
+                submitted_at=e.submitted_at,
+            )
+        )
+        if e.line_item_id is not None and e.raw_score is not None:
+            scores[(student, str(e.line_item_id))] = engine.LineItemScore(
+                student=student,
+                line_item=str(e.line_item_id),
+                points=e.raw_score,
+            )
+    overrides = [
+        engine.Override(str(o.user_id), str(o.module_id), engine.OverrideKind(o.kind))
+        for o in session.scalars(
+            select(Override).where(Override.context_id == context_id, Override.cleared_at.is_(None))
+        )
+        if str(o.user_id) in students and str(o.module_id) in snapshot.modules
+    ]
+    sticky = [
+        (str(u.user_id), str(u.module_id))
+        for u in session.scalars(
+            select(UnlockState).where(
+                UnlockState.context_id == context_id, UnlockState.sticky_unlocked.is_(True)
+            )
+        )
+        if str(u.user_id) in students and str(u.module_id) in snapshot.modules
+    ]
+    return engine.ClassFacts(
+        students=snapshot.students,
+        evidence=evidence,
+        line_item_scores=list(scores.values()),
+        overrides=overrides,
+        sticky_unlocked=sticky,
+    )
+
+
+def evaluate(session: Session, context_id: int, now: datetime) -> tuple[CourseSnapshot, Any]:
+    snapshot = load_model(session, context_id)
+    facts = load_facts(session, context_id, snapshot)
+    return snapshot, engine.evaluate_class(snapshot.model, facts, now)

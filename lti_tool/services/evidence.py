@@ -1,0 +1,241 @@
+"""Evidence in: the course's gradebook columns and their results, read through AGS, and
+teacher ratings entered in the tool.
+
+Each result is kept once per column, student and competency (the key is the column): a
+changed grade replaces its earlier value, a deleted grade withdraws it. Everything is read
+from the platform first and written after, so no write transaction waits on the network.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.clients import ags
+from lti_tool.clients.lti_services import ServiceCaller
+from lti_tool.models.course import Context, User
+from lti_tool.models.mastery import (
+    DEFAULT_LEVELS,
+    Alignment,
+    Competency,
+    CourseLineItem,
+    Evidence,
+    Scale,
+)
+from lti_tool.models.types import url_hash, utcnow
+from lti_tool.services.course_model import engine_scale
+from lti_tool.services.recompute import lock_course
+
+PASSBACK_TAG = "competency"
+
+
+@dataclass
+class GradePull:
+    columns: int = 0
+    results: int = 0
+    added: int = 0
+    changed: int = 0
+    withdrawn: int = 0
+    # Per student, the evidence that changed: the cause the audit log records.
+    touched: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def note(self, user_id: int, column: CourseLineItem, what: str, score: float | None) -> None:
+        self.touched.setdefault(user_id, []).append(
+            {"column": column.label, "line_item": column.id, "change": what, "score": score}
+        )
+
+    @property
+    def any_change(self) -> bool:
+        return bool(self.added or self.changed or self.withdrawn)
+
+
+def _parse_time(value: Any, default: datetime) -> datetime:
+    if not isinstance(value, str) or not value:
+        return default
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return default
+    return parsed if parsed.tzinfo else default
+
+
+def read_platform(
+    caller: ServiceCaller, context: Context, aligned_urls: set[str]
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The course's line items, and the results of the aligned ones (no database writes)."""
+    if not context.lineitems_url:
+        return [], {}
+    items = list(ags.lineitems(caller, context.lineitems_url))
+    listed = {str(i.get("id")) for i in items}
+    results = {url: list(ags.results(caller, url)) for url in aligned_urls if url in listed}
+    return items, results
+
+
+def store_line_items(
+    session: Session, context: Context, items: list[dict[str, Any]], now: datetime
+) -> dict[str, CourseLineItem]:
+    known = {
+        li.url_hash: li
+        for li in session.scalars(
+            select(CourseLineItem).where(CourseLineItem.context_id == context.id)
+        )
+    }
+    seen: dict[str, CourseLineItem] = {}
+    for item in items:
+        url = str(item.get("id") or "")
+        if not url or item.get("tag") == PASSBACK_TAG:
+            continue  # our own competency columns are outputs, never evidence
+        row = known.get(url_hash(url))
+        if row is None:
+            row = CourseLineItem(context_id=context.id, url=url, url_hash=url_hash(url))
+            session.add(row)
+        row.label = str(item.get("label") or "")
+        row.score_maximum = float(item.get("scoreMaximum") or 100.0)
+        row.resource_id = str(item.get("resourceId") or "")
+        row.tag = str(item.get("tag") or "")
+        row.gone_at = None
+        seen[url] = row
+    for row in known.values():
+        if row.url not in seen and row.gone_at is None:
+            row.gone_at = now
+    session.flush()
+    return seen
+
+
+def aligned_columns(session: Session, context_id: int) -> dict[int, list[Competency]]:
+    out: dict[int, list[Competency]] = {}
+    rows = session.execute(
+        select(Alignment.line_item_id, Competency)
+        .join(Competency, Competency.id == Alignment.competency_id)
+        .where(Alignment.context_id == context_id, Alignment.line_item_id.is_not(None))
+    )
+    for line_item_id, comp in rows:
+        out.setdefault(line_item_id, []).append(comp)
+    return out
+
+
+def pull_grades(
+    session: Session, caller: ServiceCaller, context: Context, now: datetime | None = None
+) -> GradePull:
+    now = now or utcnow()
+    out = GradePull()
+    aligned = aligned_columns(session, context.id)
+    urls = {
+        li.url
+        for li in session.scalars(
+            select(CourseLineItem).where(CourseLineItem.id.in_(list(aligned)))
+        )
+    }
+    items, results = read_platform(caller, context, urls)
+    lock_course(session, context.id)
+    columns = store_line_items(session, context, items, now)
+    scales = {
+        s.id: engine_scale(s.levels)
+        for s in session.scalars(select(Scale).where(Scale.context_id == context.id))
+    }
+    default = engine_scale(DEFAULT_LEVELS)
+    users = {
+        u.sub: u.id
+        for u in session.scalars(
+            select(User).where(User.registration_id == context.registration_id)
+        )
+    }
+    for url, rows in results.items():
+        column = columns.get(url)
+        if column is None:
+            continue
+        comps = aligned.get(column.id, [])
+        out.columns += 1
+        key = f"ags:{column.id}"
+        existing = {
+            (e.user_id, e.competency_id): e
+            for e in session.scalars(
+                select(Evidence).where(
+                    Evidence.context_id == context.id, Evidence.source_key == key
+                )
+            )
+        }
+        present: set[tuple[int, int]] = set()
+        for result in rows:
+            given = result.get("resultScore")
+            user_id = users.get(str(result.get("userId")))
+            if given is None or user_id is None:
+                continue
+            out.results += 1
+            maximum = float(result.get("resultMaximum") or column.score_maximum or 100.0)
+            graded_at = _parse_time(result.get("timestamp"), now)
+            for comp in comps:
+                scale = scales.get(comp.scale_id or 0, default)
+                score = scale.from_points(float(given), maximum)
+                present.add((user_id, comp.id))
+                row = existing.get((user_id, comp.id))
+                if row is None:
+                    session.add(
+                        Evidence(
+                            context_id=context.id,
+                            user_id=user_id,
+                            competency_id=comp.id,
+                            source="ags",
+                            source_key=key,
+                            line_item_id=column.id,
+                            result_id=str(result.get("id") or "") or None,
+                            score=score,
+                            raw_score=float(given),
+                            raw_maximum=maximum,
+                            graded_at=graded_at,
+                            updated_at=now,
+                        )
+                    )
+                    out.added += 1
+                    out.note(user_id, column, "added", float(given))
+                elif (
+                    row.withdrawn_at is not None
+                    or abs(row.score - score) > 1e-9
+                    or row.graded_at != graded_at
+                ):
+                    row.score, row.raw_score, row.raw_maximum = score, float(given), maximum
+                    row.graded_at, row.withdrawn_at, row.updated_at = graded_at, None, now
+                    out.changed += 1
+                    out.note(user_id, column, "changed", float(given))
+        for pair, row in existing.items():
+            if pair not in present and row.withdrawn_at is None:
+                row.withdrawn_at = now
+                out.withdrawn += 1
+                out.note(pair[0], column, "withdrawn", None)
+        column.results_read_at = now
+    session.flush()
+    return out
+
+
+def add_rating(
+    session: Session,
+    context_id: int,
+    competency: Competency,
+    user_id: int,
+    points: float,
+    note: str,
+    by_user_id: int | None,
+    now: datetime | None = None,
+) -> Evidence:
+    """A teacher's rating of a student on a competency, in the competency's scale points."""
+    now = now or utcnow()
+    row = Evidence(
+        context_id=context_id,
+        user_id=user_id,
+        competency_id=competency.id,
+        source="rating",
+        source_key=f"rating:{secrets.token_hex(8)}",
+        score=points,
+        graded_at=now,
+        note=note,
+        by_user_id=by_user_id,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,226 @@
+"""Recompute a course: run the engine on its current facts, store what changed (mastery and
+unlock states), write an audit entry per change with its cause, and put each changed
+competency score in the outbox, all in the caller's transaction.
+
+The stored states are the "before"; the engine's result on the current facts is the
+"after". Writing only the differences makes a recompute idempotent: run twice, it changes
+nothing the second time and posts nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lti_tool.models.course import Context
+from lti_tool.models.grading import ScoreOutbox
+from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
+from lti_tool.models.types import utcnow
+from lti_tool.services.course_model import evaluate
+
+
+@dataclass
+class Recomputed:
+    mastery_changed: int = 0
+    unlocks_changed: int = 0
+    scores_queued: int = 0
+    changed_students: set[int] = field(default_factory=set)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) < 1e-9
+
+
+def lock_course(session: Session, context_id: int) -> None:
+    """One writer of a course's evidence and states at a time, across processes: a write to
+    the course row holds its row lock (PostgreSQL) or the write lock (SQLite) until the
+    transaction ends, so a second sync reads what the first one wrote and finds nothing to do.
+    Taken after any network reads, never before (no lock is held across a platform call)."""
+    session.execute(
+        update(Context).where(Context.id == context_id).values(updated_at=Context.updated_at)
+    )
+
+
+def queue_score(
+    session: Session,
+    context_id: int,
+    user_id: int,
+    competency_id: int,
+    score: float,
+    maximum: float,
+    now: datetime,
+) -> bool:
+    """Set the score the LMS should show; a newer value replaces a queued older one."""
+    row = session.scalar(
+        select(ScoreOutbox).where(
+            ScoreOutbox.competency_id == competency_id, ScoreOutbox.user_id == user_id
+        )
+    )
+    return _queue(session, row, context_id, user_id, competency_id, score, maximum, now)
+
+
+def _queue(
+    session: Session,
+    row: ScoreOutbox | None,
+    context_id: int,
+    user_id: int,
+    competency_id: int,
+    score: float,
+    maximum: float,
+    now: datetime,
+) -> bool:
+    if row is None:
+        session.add(
+            ScoreOutbox(
+                context_id=context_id,
+                user_id=user_id,
+                competency_id=competency_id,
+                score_given=score,
+                score_maximum=maximum,
+                next_attempt_at=now,
+                updated_at=now,
+            )
+        )
+        return True
+    if (
+        _same(row.score_given, score)
+        and _same(row.score_maximum, maximum)
+        and row.state != "failed"
+    ):
+        return False
+    row.score_given, row.score_maximum = score, maximum
+    row.version += 1
+    row.state = "pending"
+    row.attempts = 0
+    row.next_attempt_at = now
+    row.last_error = ""
+    row.updated_at = now
+    return True
+
+
+def recompute_course(
+    session: Session,
+    context_id: int,
+    cause: dict[str, Any],
+    now: datetime | None = None,
+    student_causes: dict[int, list[dict[str, Any]]] | None = None,
+) -> Recomputed:
+    now = now or utcnow()
+    lock_course(session, context_id)
+    snapshot, state = evaluate(session, context_id, now)
+    causes = student_causes or {}
+
+    def why(user_id: int) -> dict[str, Any]:
+        evidence = causes.get(user_id)
+        return {**cause, "evidence": evidence} if evidence else cause
+
+    out = Recomputed()
+    outbox = {
+        (o.user_id, o.competency_id): o
+        for o in session.scalars(select(ScoreOutbox).where(ScoreOutbox.context_id == context_id))
+    }
+    masteries = {
+        (m.user_id, m.competency_id): m
+        for m in session.scalars(select(MasteryState).where(MasteryState.context_id == context_id))
+    }
+    for student in snapshot.students:
+        user_id = int(student)
+        for code, comp in snapshot.competencies.items():
+            result = state.mastery(student, code)
+            level = result.level.name if result.level else None
+            row = masteries.get((user_id, comp.id))
+            before = (row.score, row.level) if row else (None, None)
+            if row is None:
+                if result.score is None and not result.evidence_count:
+                    continue
+                row = MasteryState(context_id=context_id, user_id=user_id, competency_id=comp.id)
+                session.add(row)
+            changed = not _same(before[0], result.score) or before[1] != level
+            row.score, row.level = result.score, level
+            row.mastered, row.evidence_count = result.mastered, result.evidence_count
+            if not changed:
+                continue
+            row.updated_at = now
+            out.mastery_changed += 1
+            out.changed_students.add(user_id)
+            session.add(
+                AuditEntry(
+                    context_id=context_id,
+                    at=now,
+                    kind="mastery",
+                    user_id=user_id,
+                    detail={
+                        "competency": code,
+                        "score_before": before[0],
+                        "score_after": result.score,
+                        "level_before": before[1],
+                        "level_after": level,
+                        "cause": why(user_id),
+                    },
+                )
+            )
+            if result.score is not None:
+                top = snapshot.scales[code].top_points
+                row_out = outbox.get((user_id, comp.id))
+                queued = _queue(
+                    session, row_out, context_id, user_id, comp.id, result.score, top, now
+                )
+                if queued:
+                    out.scores_queued += 1
+    unlocks = {
+        (u.user_id, u.module_id): u
+        for u in session.scalars(select(UnlockState).where(UnlockState.context_id == context_id))
+    }
+    sticky = state.sticky_unlocked()
+    for student in snapshot.students:
+        user_id = int(student)
+        for module_key, module in snapshot.modules.items():
+            status = state.module_status(student, module_key).name.lower()
+            held = (student, module_key) in sticky
+            row = unlocks.get((user_id, module.id))
+            if row is None:
+                session.add(
+                    UnlockState(
+                        context_id=context_id,
+                        user_id=user_id,
+                        module_id=module.id,
+                        status=status,
+                        sticky_unlocked=held,
+                        since=now,
+                    )
+                )
+                before = None
+            else:
+                before = row.status
+                row.sticky_unlocked = held or row.sticky_unlocked
+                if row.status == status:
+                    continue
+                row.status, row.since = status, now
+            if before is None and status == "locked":
+                continue  # a module that starts locked is no news
+            out.unlocks_changed += 1
+            out.changed_students.add(user_id)
+            session.add(
+                AuditEntry(
+                    context_id=context_id,
+                    at=now,
+                    kind="unlock",
+                    user_id=user_id,
+                    detail={
+                        "module": module.id,
+                        "title": module.title,
+                        "before": before,
+                        "after": status,
+                        "rule": module.unlock_rule,
+                        "cause": why(user_id),
+                    },
+                )
+            )
+    session.flush()
+    return out

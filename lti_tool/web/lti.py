@@ -1,0 +1,224 @@
+"""The LTI endpoints platforms call: login initiation, launch, JWKS, and the config pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+
+from lti_tool import keys
+from lti_tool.lti.errors import LaunchError
+from lti_tool.lti.launch import DEEP_LINKING_REQUEST, DL, LTI, validate_launch
+from lti_tool.lti.login import start_login
+from lti_tool.models.modules import Module
+from lti_tool.models.types import utcnow
+from lti_tool.runtime import runtime
+from lti_tool.services.launches import record_launch
+from lti_tool.web.binding import bind
+from lti_tool.web.cookies import set_tool_cookie
+
+log = logging.getLogger("lti_tool.launch")
+bp = Blueprint("lti", __name__)
+
+
+@bp.errorhandler(LaunchError)
+def refused(exc: LaunchError) -> tuple[str, int]:
+    log.warning(
+        "refused %s %s from %s: %s", request.method, request.path, request.remote_addr, exc.reason
+    )
+    return (
+        render_template(
+            "error.html", title=exc.title, explanation=exc.explanation, status=exc.status
+        ),
+        exc.status,
+    )
+
+
+@bp.route("/lti/login", methods=["GET", "POST"])
+@bp.route("/lti/login/<registration_uuid>", methods=["GET", "POST"])
+def login(registration_uuid: str | None = None) -> Response:
+    rt = runtime()
+    params = request.form if request.method == "POST" else request.args
+    target = start_login(
+        params, rt.db(), rt.store(), rt.settings, rt.registrations, registration_uuid
+    )
+    response = redirect(target.url, code=302)
+    set_tool_cookie(response, target.cookie_name, target.state, target.max_age, path="/lti/")
+    return response
+
+
+@bp.post("/lti/launch")
+def launch() -> Response:
+    rt = runtime()
+    db = rt.db()
+    valid = validate_launch(
+        request.form, request.cookies, db, rt.store(), rt.platform_keys, rt.settings
+    )
+    record = record_launch(db, valid)
+    maybe_sync_roster(rt, record)
+    module_id = placed_module(db, valid.claims, record.context_pk)
+    launch_id = bind(
+        registration_id=valid.registration_id,
+        deployment_id=valid.deployment_pk,
+        context_id=record.context_pk,
+        user_id=record.user_id,
+        role=record.role,
+        message_type=valid.message_type,
+        frame_origins=frame_origins(valid.claims),
+        module_id=module_id,
+    )
+    if valid.message_type == DEEP_LINKING_REQUEST:
+        # Kept for the deep-linking response, which another process may build.
+        rt.store().put(f"launch:{launch_id}", valid.claims, rt.settings.launch_session_seconds)
+    log.info(
+        "launch %s: %s as %s in context %s (registration %s)",
+        launch_id,
+        valid.message_type,
+        record.role,
+        record.context_id,
+        valid.registration_uuid,
+    )
+    response = redirect(url_for("pages.landing", launch_id=launch_id), code=303)
+    response.delete_cookie(f"lti_tool_state_{request.form['state']}", path="/lti/")
+    return response
+
+
+def maybe_sync_roster(rt: Any, record: Any) -> None:
+    """A launch into a course whose roster is stale starts a sync (roster, then grades) in
+    the background."""
+    max_age = rt.settings.roster_max_age_seconds
+    if not max_age or not record.has_roster_service:
+        return
+    synced = record.roster_synced_at
+    if synced is not None and (utcnow() - synced).total_seconds() < max_age:
+        return
+    store = rt.store()
+    marker = f"roster_sync_started:{record.context_pk}"
+    if store.get(marker) is not None:  # one sync per course at a time is enough
+        return
+    store.put(marker, 1, 300)
+
+    # After this request's commit, so the job sees the course row.
+    after_this_request_commit(lambda: rt.jobs.enqueue("sync_course", record.context_pk))
+
+
+def after_this_request_commit(action: Any) -> None:
+    from flask import g
+
+    g.setdefault("_after_commit", []).append(action)
+
+
+def placed_module(db: Any, claims: dict[str, Any], context_pk: int) -> int | None:
+    """The module a deep-linked item opens, only if it belongs to this very course."""
+    raw = (claims.get(LTI + "custom") or {}).get("module_id")
+    if raw is None or not str(raw).isdigit():
+        return None
+    module = db.get(Module, int(raw))
+    if module is None or module.context_id != context_pk:
+        log.warning("launch names module %s, which is not in course %s", raw, context_pk)
+        return None
+    return module.id
+
+
+def frame_origins(claims: dict[str, Any]) -> list[str]:
+    """Where this launch's pages may be framed: the LMS host the person is on.
+
+    The return URLs name it (the launch's return_url, the deep-linking return URL); the
+    issuer does not always (Canvas' issuer and auth host are not the school's Canvas). With
+    no return URL, the list is empty and the pages take the general policy."""
+    presentation = claims.get(LTI + "launch_presentation") or {}
+    dl_settings = claims.get(DL + "deep_linking_settings") or {}
+    found: list[str] = []
+    for url in (presentation.get("return_url"), dl_settings.get("deep_link_return_url")):
+        if not isinstance(url, str):
+            continue
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in found:
+                found.append(origin)
+    return found
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    response = jsonify(keys.jwks(runtime().db()))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def tool_urls() -> dict[str, str]:
+    s = runtime().settings
+    return {
+        "tool_url": s.url("/lti/launch"),
+        "login_url": s.url("/lti/login"),
+        "redirect_uris": s.url("/lti/launch"),
+        "jwks_url": s.url("/.well-known/jwks.json"),
+        "deep_linking_url": s.url("/lti/launch"),
+        "canvas_config_url": s.url("/lti/config/canvas.json"),
+    }
+
+
+@bp.get("/lti/config")
+def config_page() -> str:
+    return render_template("config.html", urls=tool_urls())
+
+
+@bp.get("/lti/config/canvas.json")
+def canvas_config() -> Response:
+    s = runtime().settings
+    launch_url = s.url("/lti/launch")
+    domain = s.base_url.split("://", 1)[1].split("/", 1)[0]
+    placements = [
+        {
+            "placement": "course_navigation",
+            "message_type": "LtiResourceLinkRequest",
+            "target_link_uri": launch_url,
+            "text": "Mastery path",
+            "enabled": True,
+        },
+        {
+            "placement": "link_selection",
+            "message_type": "LtiDeepLinkingRequest",
+            "target_link_uri": launch_url,
+            "enabled": True,
+        },
+        {
+            "placement": "assignment_selection",
+            "message_type": "LtiDeepLinkingRequest",
+            "target_link_uri": launch_url,
+            "enabled": True,
+        },
+    ]
+    return jsonify(
+        {
+            "title": "Mastery path",
+            "description": "Mastery-based learning: competencies, unlock rules and "
+            "competency scores in the gradebook.",
+            "oidc_initiation_url": s.url("/lti/login"),
+            "target_link_uri": launch_url,
+            "public_jwk_url": s.url("/.well-known/jwks.json"),
+            "scopes": [
+                "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+                "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+                "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+                "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+                "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+            ],
+            "custom_fields": {"canvas_course_id": "$Canvas.course.id"},
+            "extensions": [
+                {
+                    "platform": "canvas.instructure.com",
+                    "domain": domain,
+                    "tool_id": "lti-mastery-tool",
+                    "privacy_level": "public",
+                    "settings": {
+                        "text": "Mastery path",
+                        "placements": placements,
+                    },
+                }
+            ],
+        }
+    )

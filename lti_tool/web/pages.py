@@ -1,0 +1,125 @@
+"""The pages a launch lands on: students' path, teachers' course home, mentors' mentees."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from lti_tool.clients.http import HttpError
+from lti_tool.clients.lti_services import ServiceError
+from lti_tool.clients.platform_http import PlatformUnavailable
+from lti_tool.lti.launch import DEEP_LINKING_REQUEST
+from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
+from lti_tool.models.course import Membership, User
+from lti_tool.models.modules import Module
+from lti_tool.runtime import runtime
+from lti_tool.services.platform_services import caller_for
+from lti_tool.services.roster import RosterUnavailable, sync_roster
+from lti_tool.web.binding import ALL_ROLES, membership, requires
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/c/<launch_id>/")
+@requires(*ALL_ROLES)
+def landing(launch_id: str) -> Response:
+    binding = g.binding
+    if binding.message_type == DEEP_LINKING_REQUEST and binding.role == TEACHER:
+        return redirect(url_for("placement.picker", launch_id=launch_id))
+    if binding.module_id is not None:
+        return redirect(url_for("pages.module", launch_id=launch_id, module_id=binding.module_id))
+    target = {TEACHER: "pages.teacher_home", STUDENT: "pages.student_path", MENTOR: "pages.mentees"}
+    return redirect(url_for(target[binding.role], launch_id=launch_id))
+
+
+@bp.get("/c/<launch_id>/path")
+@requires(STUDENT)
+def student_path(launch_id: str) -> str:
+    return render_template(
+        "student/path.html", context=g.context, user=g.user, modules=course_modules(g.context.id)
+    )
+
+
+def course_modules(context_id: int) -> list[Module]:
+    return list(
+        runtime()
+        .db()
+        .scalars(
+            select(Module)
+            .where(Module.context_id == context_id)
+            .order_by(Module.position, Module.id)
+        )
+    )
+
+
+@bp.get("/c/<launch_id>/modules/<int:module_id>")
+@requires(*ALL_ROLES)
+def module(launch_id: str, module_id: int) -> str:
+    found = runtime().db().get(Module, module_id)
+    if found is None or found.context_id != g.context.id:
+        abort(404)
+    return render_template("module.html", context=g.context, module=found, role=g.binding.role)
+
+
+@bp.get("/c/<launch_id>/home")
+@requires(TEACHER)
+def teacher_home(launch_id: str) -> str:
+    db = runtime().db()
+    counts = dict(
+        db.execute(
+            select(Membership.role, func.count())
+            .where(Membership.context_id == g.context.id)
+            .group_by(Membership.role)
+        ).all()
+    )
+    return render_template(
+        "teacher/home.html",
+        context=g.context,
+        user=g.user,
+        counts=counts,
+        modules=course_modules(g.context.id),
+        synced=request.args.get("synced"),
+        sync_error=request.args.get("sync_error"),
+    )
+
+
+@bp.post("/c/<launch_id>/roster/sync")
+@requires(TEACHER)
+def sync_roster_now(launch_id: str) -> Response:
+    """The teacher's "Sync roster": runs now, so the page can say what changed."""
+    rt = runtime()
+    db = rt.db()
+    try:
+        caller = caller_for(db, g.context, rt.platform_http, rt.tokens)
+        result = sync_roster(db, caller, g.context, rt.settings.nrps_page_size)
+    except (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable) as exc:
+        db.rollback()
+        current_app.logger.warning("roster sync of course %s failed: %s", g.context.id, exc)
+        return redirect(url_for("pages.teacher_home", launch_id=launch_id, sync_error=str(exc)))
+    return redirect(url_for("pages.teacher_home", launch_id=launch_id, synced=result.summary()))
+
+
+@bp.get("/c/<launch_id>/mentees")
+@requires(MENTOR)
+def mentees(launch_id: str) -> str:
+    db = runtime().db()
+    own = membership(g.binding)
+    subs = own.mentees if own else []
+    known = []
+    if subs:
+        known = list(
+            db.scalars(
+                select(User)
+                .join(Membership, Membership.user_id == User.id)
+                .where(
+                    Membership.context_id == g.context.id,
+                    User.registration_id == g.binding.registration_id,
+                    User.sub.in_(subs),
+                )
+                .order_by(User.family_name, User.given_name)
+            )
+        )
+    return render_template(
+        "mentor/mentees.html", context=g.context, mentees=known, expected=len(subs)
+    )

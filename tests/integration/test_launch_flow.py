@@ -1,0 +1,87 @@
+"""End to end over real HTTP: login -> auth -> launch for every role, in both platform shapes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from lti_tool.models.course import Context, Membership, User
+from tests.lms import Browser, course_and_link, launch_as, people
+
+pytestmark = pytest.mark.postgres
+
+LANDING = {
+    "student": ("/path", "Your path"),
+    "teacher": ("/home", "Course home"),
+    "ta": ("/home", "Course home"),
+    "mentor": ("/mentees", "Your mentees"),
+}
+
+
+@pytest.mark.parametrize("slug", ["canvas", "moodle"])
+@pytest.mark.parametrize("role", ["student", "teacher", "ta", "mentor"])
+def test_each_role_lands_on_its_page(live_server, slug: str, role: str) -> None:
+    rt = live_server.rt
+    with rt.session_factory() as s:
+        person = people(s, slug)[role][0]
+        course_id, link_id = course_and_link(s, slug)
+    browser = Browser()
+    page = launch_as(browser, live_server.platform_url, slug, course_id, link_id, person.user_id)
+
+    path, heading = LANDING[role]
+    assert page.status_code == 200, page.text[:800]
+    assert page.url.startswith(live_server.tool_url + "/c/")
+    assert page.url.endswith(path)
+    assert f"<h1>{heading}</h1>" in page.text
+    assert "Grade 5 Fractions" in page.text
+    with rt.session_factory() as s:
+        user = s.scalar(select(User).where(User.sub == person.sub))
+        assert user is not None and user.name == person.name
+        membership = s.scalar(select(Membership).where(Membership.user_id == user.id))
+        expected = {"student": "student", "teacher": "teacher", "ta": "teacher", "mentor": "mentor"}
+        assert membership is not None and membership.role == expected[role]
+        assert s.scalar(select(func.count()).select_from(Context)) == 1
+
+
+@pytest.mark.parametrize("slug", ["canvas", "moodle"])
+def test_mentor_sees_mentees_who_launched(live_server, slug: str) -> None:
+    rt = live_server.rt
+    with rt.session_factory() as s:
+        everyone = people(s, slug)
+        course_id, link_id = course_and_link(s, slug)
+    first_student = everyone["student"][0]
+    launch_as(Browser(), live_server.platform_url, slug, course_id, link_id, first_student.user_id)
+    page = launch_as(
+        Browser(), live_server.platform_url, slug, course_id, link_id, everyone["mentor"][0].user_id
+    )
+    assert page.status_code == 200
+    assert first_student.name in page.text
+    assert everyone["student"][5].name not in page.text
+
+
+def test_student_cannot_open_teacher_page(live_server) -> None:
+    rt = live_server.rt
+    with rt.session_factory() as s:
+        student = people(s, "moodle")["student"][0]
+        course_id, link_id = course_and_link(s, "moodle")
+    browser = Browser()
+    page = launch_as(
+        browser, live_server.platform_url, "moodle", course_id, link_id, student.user_id
+    )
+    teacher_url = page.url.rsplit("/", 1)[0] + "/home"
+    refused = browser.get(teacher_url)
+    assert refused.status_code == 403
+    assert "not for your role" in refused.text
+
+
+@pytest.mark.parametrize("slug", ["canvas", "moodle"])
+def test_pages_may_be_framed_only_by_the_launching_lms(live_server, slug: str) -> None:
+    rt = live_server.rt
+    with rt.session_factory() as s:
+        student = people(s, slug)["student"][0]
+        course_id, link_id = course_and_link(s, slug)
+    page = launch_as(Browser(), live_server.platform_url, slug, course_id, link_id, student.user_id)
+    csp = page.headers["Content-Security-Policy"]
+    ancestors = csp.split("frame-ancestors ", 1)[1].split(";", 1)[0].split()
+    assert live_server.platform_url in ancestors
+    assert "https:" not in ancestors and "*" not in ancestors

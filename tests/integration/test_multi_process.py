@@ -1,0 +1,80 @@
+"""Stateless web processes: a login started on one app instance finishes on another, with
+the state kept in the database (default) or in Redis (LTI_TOOL_REDIS_URL)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from lti_tool.sandbox.seed import seed_demo
+from tests.conftest import _wipe, free_port, make_app
+from tests.lms import Browser, course_and_link, launch_as, people
+
+pytestmark = pytest.mark.postgres
+
+
+class Split:
+    """A load balancer that sends logins to one instance and everything else to the other."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second = first, second
+        self.seen: dict[str, list[str]] = {"first": [], "second": []}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        name = "first" if path.startswith("/lti/login") else "second"
+        self.seen[name].append(path)
+        return (self.first if name == "first" else self.second)(environ, start_response)
+
+
+def _redis_url() -> str:
+    import redis
+
+    url = "redis://127.0.0.1:6379/14"
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).flushdb()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI=true: {exc}")
+        pytest.skip(f"Redis not reachable: {exc}")
+    return url
+
+
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_login_on_one_process_launch_on_another(database_url: str, store: str) -> None:
+    from lti_tool.cli import prepare
+
+    extra = {"redis_url": _redis_url()} if store == "redis" else {}
+    port = free_port()
+    # the same secret, as every process of one deployment has
+    first = make_app(database_url, port, secret_key="s" * 40, **extra)
+    second = make_app(database_url, port, secret_key="s" * 40, **extra)
+    rt = first.extensions["lti_tool"]
+    _wipe(rt.engine)
+    prepare(first)
+    with rt.session_factory() as s:
+        seed_demo(s, rt.settings)
+        s.commit()
+    split = Split(first, second)
+    server = make_server("127.0.0.1", port, split, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with rt.session_factory() as s:
+            student = people(s, "moodle")["student"][0]
+            course_id, link_id = course_and_link(s, "moodle")
+        page = launch_as(
+            Browser(), f"http://localhost:{port}", "moodle", course_id, link_id, student.user_id
+        )
+        assert page.status_code == 200 and "Your path" in page.text
+        assert split.seen["first"] == ["/lti/login"]
+        assert "/lti/launch" in split.seen["second"]
+    finally:
+        server.shutdown()
+        thread.join(5)
+        for app in (first, second):
+            app.extensions["lti_tool"].engine.dispose()

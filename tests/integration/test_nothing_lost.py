@@ -1,0 +1,137 @@
+"""Nothing lost: 2,000 competency scores posted by RQ worker processes while the LMS fails a
+fifth of the calls (500, 429 with Retry-After, dropped connections), one worker is killed
+with SIGKILL mid-batch, and newer values arrive for some students during the run. Every
+student's final score ends up in the LMS gradebook, once, at its final value."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lti_tool.jobs.queue import RQQueue
+from lti_tool.models.course import Context, Membership, User
+from lti_tool.models.grading import ScoreOutbox
+from lti_tool.models.mastery import Competency
+from lti_tool.models.types import utcnow
+from lti_tool.sandbox.faults import set_faults
+from lti_tool.sandbox.models import SandboxLineItem, SandboxResult, SandboxUser
+from lti_tool.sandbox.seed import seed_platform
+from lti_tool.services.platform_services import caller_for
+from lti_tool.services.recompute import queue_score
+from lti_tool.services.roster import sync_roster
+from tests.integration.test_workers import REDIS_URL, queue_redis  # noqa: F401 (fixture)
+from tests.lms import Browser, course_and_link, launch_as, people
+
+pytestmark = pytest.mark.postgres
+STUDENTS = 2000
+
+
+def _posted(rt) -> int:
+    with rt.session_factory() as s:
+        return s.scalar(
+            select(func.count())
+            .select_from(ScoreOutbox)
+            .where(ScoreOutbox.state == "posted", ScoreOutbox.posted_version == ScoreOutbox.version)
+        )
+
+
+def test_every_final_score_arrives_once(live_server, database_url, queue_redis) -> None:  # noqa: F811
+    if not database_url.startswith("postgresql"):
+        pytest.skip("worker processes on one database: run on PostgreSQL, as in production")
+    rt = live_server.rt
+    with rt.session_factory() as s:
+        seed_platform(s, rt.settings, "bulk", "moodle", "Bulk Moodle", STUDENTS)
+        s.commit()
+        teacher = people(s, "bulk")["teacher"][0]
+        course_id, link_id = course_and_link(s, "bulk")
+    launch_as(Browser(), live_server.platform_url, "bulk", course_id, link_id, teacher.user_id)
+    with rt.session_factory() as s:
+        ctx = s.scalar(
+            select(Context).where(Context.title == "Grade 5 Fractions").order_by(Context.id.desc())
+        )
+        sync_roster(s, caller_for(s, ctx, rt.platform_http, rt.tokens), ctx, 500)
+        comp = Competency(context_id=ctx.id, code="FRAC-1", title="Equivalent fractions")
+        s.add(comp)
+        s.commit()
+        context_id, comp_id = ctx.id, comp.id
+        students = s.scalars(
+            select(Membership.user_id).where(
+                Membership.context_id == ctx.id, Membership.role == "student"
+            )
+        ).all()
+        assert len(students) == STUDENTS
+        for uid in students:
+            queue_score(s, context_id, uid, comp_id, 2.0, 4.0, utcnow())
+        set_faults(s, "bulk", error_rate=0.2, kinds=["500", "429", "drop"], retry_after=1)
+        s.commit()
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
+        "LTI_TOOL_DATABASE_URL": database_url,
+        "LTI_TOOL_REDIS_URL": REDIS_URL,
+        "LTI_TOOL_BASE_URL": live_server.tool_url,
+        "LTI_TOOL_LOG_LEVEL": "WARNING",
+        "LTI_TOOL_PASSBACK_LEASE_SECONDS": "3",
+    }
+    exe = str(Path(sys.executable).with_name("lti-tool"))
+
+    def start_worker() -> subprocess.Popen:
+        return subprocess.Popen(
+            [exe, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    queue = RQQueue(queue_redis)
+    workers = [start_worker() for _ in range(4)]
+    try:
+        for _ in range(4):
+            queue.enqueue("drain", context_id)
+        deadline = time.monotonic() + 120
+        while _posted(rt) < STUDENTS // 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # mid-batch: one worker dies without a word, newer values arrive for 500 students
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait(10)
+        workers.append(start_worker())
+        changed = students[:500]
+        with rt.session_factory() as s:
+            for uid in changed:
+                queue_score(s, context_id, uid, comp_id, 3.5, 4.0, utcnow())
+            s.commit()
+        deadline = time.monotonic() + 240
+        while _posted(rt) < STUDENTS and time.monotonic() < deadline:
+            queue.enqueue("drain", context_id)  # the scheduler's periodic tick
+            time.sleep(2)
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+                w.wait(10)
+        with rt.session_factory() as s:
+            set_faults(s, "bulk", error_rate=0.0, kinds=[], retry_after=1)
+            s.commit()
+
+    assert _posted(rt) == STUDENTS
+    with rt.session_factory() as s:
+        [column] = s.scalars(
+            select(SandboxLineItem).where(SandboxLineItem.tag == "competency")
+        ).all()
+        final = {uid: (3.5 if uid in set(changed) else 2.0) for uid in students}
+        sub_of = dict(s.execute(select(User.id, User.sub).where(User.id.in_(students))).all())
+        in_lms = {
+            sub: score
+            for sub, score in s.execute(
+                select(SandboxUser.lti_sub, SandboxResult.score_given)
+                .join(SandboxResult, SandboxResult.user_id == SandboxUser.id)
+                .where(SandboxResult.line_item_id == column.id)
+            )
+        }
+        assert len(in_lms) == STUDENTS
+        wrong = [uid for uid in students if in_lms.get(sub_of[uid]) != final[uid]]
+        assert wrong == [], f"{len(wrong)} students have another value than their final one"

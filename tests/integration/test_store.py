@@ -1,0 +1,97 @@
+"""The shared store: take is atomic (one winner), values expire, Redis behaves the same."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from sqlalchemy.orm import Session
+
+from lti_tool.db import make_engine
+from lti_tool.store import DatabaseStore, RedisStore
+
+pytestmark = pytest.mark.postgres
+
+
+def test_database_store_put_get_take_expire(database_url: str) -> None:
+    engine = make_engine(database_url)
+    now = [1_000_000.0]
+    with Session(engine) as s:
+        store = DatabaseStore(s, clock=lambda: now[0])
+        store.put("t:a", {"x": 1}, ttl=10)
+        store.put("t:a", {"x": 2}, ttl=10)  # overwrite
+        s.commit()
+        assert store.get("t:a") == {"x": 2}
+        now[0] += 11
+        assert store.get("t:a") is None
+        assert store.take("t:a") is None
+        store.put("t:b", [1, 2], ttl=10)
+        assert store.take("t:b") == [1, 2]
+        assert store.take("t:b") is None
+        s.commit()
+    engine.dispose()
+
+
+def test_database_take_has_one_winner_across_connections(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with Session(engine) as s:
+        DatabaseStore(s).put("t:race", "v", ttl=60)
+        s.commit()
+    results: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def taker() -> None:
+        with Session(engine) as s:
+            barrier.wait()
+            results.append(DatabaseStore(s).take("t:race"))
+            s.commit()
+
+    threads = [threading.Thread(target=taker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(map(str, results)) == ["None", "None", "None", "v"]
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_client():
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=13, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI=true: {exc}")
+        pytest.skip(f"Redis not reachable on 127.0.0.1:6379: {exc}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+def test_redis_store(redis_client) -> None:
+    store = RedisStore(redis_client)
+    store.put("t:a", {"x": 1}, ttl=10)
+    assert store.get("t:a") == {"x": 1}
+    assert 0 < redis_client.ttl("lti_tool:t:a") <= 10
+    assert store.take("t:a") == {"x": 1}
+    assert store.take("t:a") is None
+
+
+def test_add_is_a_lock_with_expiry(database_url: str, redis_client) -> None:
+    engine = make_engine(database_url)
+    now = [2_000_000.0]
+    with Session(engine) as s:
+        stores = [DatabaseStore(s, clock=lambda: now[0]), RedisStore(redis_client)]
+        for store in stores:
+            assert store.add("t:lock", 1, ttl=10) is True
+            assert store.add("t:lock", 2, ttl=10) is False
+            if store is stores[1]:
+                assert store.get("t:lock") == 1
+        now[0] += 11  # the database lock expired: it may be taken again
+        assert stores[0].add("t:lock", 3, ttl=10) is True
+        s.commit()
+    engine.dispose()
