@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, or_, select, update
 
@@ -48,10 +48,19 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=base * (0.5 + random.random() / 2))
 
 
+class Held(NamedTuple):
+    """A claimed row: its id, the version claimed, and the lease's end, which is also the
+    claim's fencing token (a row claimed again by another worker carries another one)."""
+
+    row_id: int
+    version: int
+    until: datetime | None = None
+
+
 def claim_batch(
     rt: Runtime, context_id: int | None, now: datetime, limit: int = 10
-) -> list[tuple[int, int]]:
-    """(row id, version) of up to `limit` due rows this worker now holds, in one statement.
+) -> list[Held]:
+    """Up to `limit` due rows this worker now holds, in one statement.
 
     The candidates are a CTE, evaluated once (PostgreSQL may re-run an `IN (… LIMIT …)`
     subquery and claim more than the limit), locked with SKIP LOCKED so concurrent workers take
@@ -72,25 +81,52 @@ def claim_batch(
         .cte("chosen")
     )
     table = ScoreOutbox.__table__
+    until = now + timedelta(seconds=rt.settings.passback_lease_seconds)
     with rt.session_factory() as session:
         rows = (
             session.connection()
             .execute(
                 update(table)
                 .where(table.c.id == chosen.c.id, *due)
-                .values(
-                    claimed_until=now + timedelta(seconds=rt.settings.passback_lease_seconds),
-                    attempts=table.c.attempts + 1,
-                )
+                .values(claimed_until=until)
                 .returning(table.c.id, table.c.version)
             )
             .all()
         )
         session.commit()
-    return sorted((int(i), int(v)) for i, v in rows)
+    return sorted(Held(int(i), int(v), until) for i, v in rows)
 
 
-def claim(rt: Runtime, context_id: int | None, now: datetime) -> tuple[int, int] | None:
+def renew(rt: Runtime, session: Any, held: Held) -> datetime | None:
+    """Extend this worker's lease just before it posts, if the row is still this worker's
+    and still at the claimed version. A batch's last rows would otherwise outlive their
+    lease while the first ones are posted, and be posted twice by two workers."""
+    until = utcnow() + timedelta(seconds=rt.settings.passback_lease_seconds)
+    if held.until is None:
+        return until
+    result = session.execute(
+        update(ScoreOutbox)
+        .where(
+            ScoreOutbox.id == held.row_id,
+            ScoreOutbox.claimed_until == held.until,
+            ScoreOutbox.version == held.version,
+            ScoreOutbox.state == "pending",
+        )
+        .values(claimed_until=until)
+    )
+    if not result.rowcount:
+        # Lost it: another worker's claim, or a newer value. Free the lease if it is ours,
+        # so the newer value is due now rather than after the lease.
+        session.execute(
+            update(ScoreOutbox)
+            .where(ScoreOutbox.id == held.row_id, ScoreOutbox.claimed_until == held.until)
+            .values(claimed_until=None)
+        )
+    session.commit()
+    return until if result.rowcount else None
+
+
+def claim(rt: Runtime, context_id: int | None, now: datetime) -> Held | None:
     """One due row this worker now holds, or None when nothing is due."""
     held = claim_batch(rt, context_id, now, limit=1)
     return held[0] if held else None
@@ -109,6 +145,7 @@ def post_row(
     rt: Runtime,
     row_id: int,
     version: int,
+    until: datetime | None = None,
     session: Any = None,
     callers: dict[int, Any] | None = None,
 ) -> str:
@@ -117,8 +154,12 @@ def post_row(
     assert rt.platform_http is not None and rt.tokens is not None
     if session is None:
         with rt.session_factory() as own:
-            return post_row(rt, row_id, version, own, {})
+            return post_row(rt, row_id, version, until, own, {})
     callers = {} if callers is None else callers
+    lease = renew(rt, session, Held(row_id, version, until))
+    if lease is None:
+        return "superseded"
+    mine = ScoreOutbox.claimed_until == lease if until is not None else ScoreOutbox.id == row_id
     values = session.execute(_ROW.where(ScoreOutbox.id == row_id)).first()
     assert values is not None
     comp_id, ctx_id, user_id, given, maximum = values
@@ -148,13 +189,19 @@ def post_row(
         # the stamp is committed below, with the outbox record: one commit per score
     except (PlatformUnavailable, HttpError, ServiceError, LookupError) as exc:
         session.rollback()
-        attempts = session.scalar(select(ScoreOutbox.attempts).where(ScoreOutbox.id == row_id))
+        # Only a failed try counts towards the back-off: a lease that expired under a killed
+        # worker, or a value replaced by a newer one, is no reason to wait longer.
+        attempts = 1 + (
+            session.scalar(select(ScoreOutbox.attempts).where(ScoreOutbox.id == row_id)) or 0
+        )
+        # Fenced: a newer value (due now) or another worker's claim is left as it is.
         session.execute(
             update(ScoreOutbox)
-            .where(ScoreOutbox.id == row_id)
+            .where(ScoreOutbox.id == row_id, ScoreOutbox.version == version, mine)
             .values(
+                attempts=attempts,
                 claimed_until=None,
-                next_attempt_at=utcnow() + backoff(attempts or 1),
+                next_attempt_at=utcnow() + backoff(attempts),
                 last_error=str(exc)[:1000],
             )
         )
@@ -177,7 +224,7 @@ def post_row(
         result = "posted"
         if not done.rowcount:  # type: ignore[attr-defined]
             session.execute(
-                update(ScoreOutbox).where(ScoreOutbox.id == row_id).values(claimed_until=None)
+                update(ScoreOutbox).where(ScoreOutbox.id == row_id, mine).values(claimed_until=None)
             )
             result = "superseded"
         session.add(
@@ -192,7 +239,11 @@ def post_row(
     else:
         session.execute(
             update(ScoreOutbox)
-            .where(ScoreOutbox.id == row_id, ScoreOutbox.version == version)
+            .where(
+                ScoreOutbox.id == row_id,
+                ScoreOutbox.version == version,
+                ScoreOutbox.state == "pending",
+            )
             .values(state="failed", claimed_until=None, last_error=outcome.reason, updated_at=now)
         )
         session.add(
@@ -258,8 +309,8 @@ def drain(rt: Runtime, context_id: int | None = None, max_rows: int | None = Non
             batch = claim_batch(rt, context_id, utcnow(), limit=left)
             if not batch:
                 break
-            for row_id, version in batch:
-                result = post_row(rt, row_id, version, session=session, callers=callers)
+            for held in batch:
+                result = post_row(rt, *held, session=session, callers=callers)
                 done += 1
                 if result == "posted":
                     out.posted += 1

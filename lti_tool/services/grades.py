@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -49,9 +49,12 @@ def _stamp_upsert(dialect: str) -> Any:
         lineitem_url=bindparam("url"),
         last_timestamp=bindparam("ts", type_=ScoreStamp.__table__.c.last_timestamp.type),
     )
+    newer = stmt.excluded.last_timestamp
+    current = ScoreStamp.__table__.c.last_timestamp
     return stmt.on_conflict_do_update(
         index_elements=[ScoreStamp.user_id, ScoreStamp.lineitem_hash],
-        set_={"last_timestamp": stmt.excluded.last_timestamp},
+        # never backwards: two workers' posts may finish in either order
+        set_={"last_timestamp": case((newer > current, newer), else_=current)},
     )
 
 

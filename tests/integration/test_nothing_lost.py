@@ -117,7 +117,18 @@ def test_every_final_score_arrives_once(live_server, database_url, queue_redis) 
             set_faults(s, "bulk", error_rate=0.0, kinds=[], retry_after=1)
             s.commit()
 
-    assert _posted(rt) == STUDENTS
+    with rt.session_factory() as s:
+        stuck = [
+            (r.id, r.state, r.version, r.posted_version, r.attempts, r.claimed_until,
+             r.next_attempt_at, r.last_error[:200])
+            for r in s.scalars(
+                select(ScoreOutbox).where(
+                    (ScoreOutbox.state != "posted")
+                    | (ScoreOutbox.posted_version != ScoreOutbox.version)
+                )
+            )
+        ]
+    assert stuck == [], f"not posted at {utcnow()}: {stuck}"
     with rt.session_factory() as s:
         [column] = s.scalars(
             select(SandboxLineItem).where(SandboxLineItem.tag == "competency")
