@@ -91,13 +91,16 @@ def create_app(
     _security_headers(app, settings)
     _error_pages(app)
 
-    from lti_tool.web import lti, pages, placement
+    from lti_tool.web import classview, learner, lti, pages, placement, setup
 
     csrf.init_app(app)
     csrf.exempt(lti.bp)  # platforms POST login and launch; the id_token is the proof
     app.register_blueprint(lti.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(placement.bp)
+    app.register_blueprint(setup.bp)  # teachers: competencies, modules, rules
+    app.register_blueprint(classview.bp)  # teachers: the class, overrides, passback
+    app.register_blueprint(learner.bp)  # students and mentors: path, profile, goals
 
     if settings.sandbox_enabled:
         from lti_tool.sandbox.app import create_sandbox_app
