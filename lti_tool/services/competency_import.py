@@ -1,0 +1,159 @@
+"""Competencies from a CSV (code,title,parent[,description]): checked whole before anything is
+written, so a bad file changes nothing and every problem names its line and column."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+REQUIRED = ("code", "title", "parent")
+OPTIONAL = ("description",)
+MAX_CODE, MAX_TITLE, MAX_ROWS, MAX_PROBLEMS = 100, 300, 2000, 20
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    code: str
+    title: str
+    parent: str | None
+    description: str | None  # None: the file has no description column (keep what is saved)
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"Line {self.line}" + (f', column "{self.column}"' if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class ImportRefused(ValueError):
+    """The file cannot be imported as a whole; `problems` lists what to fix, first ones first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 with or without a BOM (spreadsheets add one); anything else is refused."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(
+            [
+                Problem(
+                    1,
+                    None,
+                    f'the file is not UTF-8 text (byte {exc.start + 1}); save it as "CSV UTF-8"',
+                )
+            ]
+        ) from None
+
+
+def parse(text: str, existing: Mapping[str, str | None]) -> list[Row]:
+    """Rows to write, in file order; `existing` maps the course's codes to their parent codes."""
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise ImportRefused([Problem(1, None, "the file is empty")])
+    first = text.splitlines()[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise ImportRefused([Problem(1, None, f"not readable as CSV ({exc})")]) from None
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        found = ", ".join(f'"{h}"' for h in header if h.strip()) or "nothing"
+        raise ImportRefused(
+            [
+                Problem(
+                    1,
+                    c,
+                    f"the column is missing (the header has {found}; it needs code, title, parent)",
+                )
+                for c in missing
+            ]
+        )
+    col = {name: names.index(name) for name in (*REQUIRED, *OPTIONAL) if name in names}
+    problems: list[Problem] = []
+    rows: list[Row] = []
+    seen: dict[str, int] = {}
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(rows) >= MAX_ROWS:
+                problems.append(Problem(line, None, f"more than {MAX_ROWS} competencies"))
+                break
+
+            def cell(name: str, cells: list[str] = cells) -> str:
+                i = col[name]
+                return cells[i].strip() if i < len(cells) else ""
+
+            code, title, parent = cell("code"), cell("title"), cell("parent")
+            if not code:
+                problems.append(Problem(line, "code", "empty: every competency needs a code"))
+            elif len(code) > MAX_CODE:
+                problems.append(Problem(line, "code", f"longer than {MAX_CODE} characters"))
+            elif code in seen:
+                problems.append(Problem(line, "code", f'"{code}" is already on line {seen[code]}'))
+            if not title:
+                problems.append(Problem(line, "title", "empty: every competency needs a title"))
+            elif len(title) > MAX_TITLE:
+                problems.append(Problem(line, "title", f"longer than {MAX_TITLE} characters"))
+            if code and code not in seen:
+                seen[code] = line
+            description = cell("description") if "description" in col else None
+            rows.append(Row(line, code, title, parent or None, description))
+    except csv.Error as exc:
+        problems.append(Problem(reader.line_num, None, f"not readable as CSV ({exc})"))
+    if not rows and not problems:
+        problems.append(Problem(1, None, "the file has a header but no competencies"))
+    parent_of = {**existing, **{r.code: r.parent for r in rows if seen.get(r.code) == r.line}}
+    for r in rows:
+        if r.parent is None:
+            continue
+        if r.parent not in parent_of:
+            problems.append(
+                Problem(
+                    r.line,
+                    "parent",
+                    f'no competency with code "{r.parent}" in the file or the course',
+                )
+            )
+        elif r.parent == r.code:
+            problems.append(Problem(r.line, "parent", "a competency cannot be its own parent"))
+        elif _circle(r.code, parent_of):
+            problems.append(
+                Problem(
+                    r.line,
+                    "parent",
+                    f'"{r.code}" would end up inside itself: '
+                    + " → ".join(_circle(r.code, parent_of) or ()),
+                )
+            )
+    if problems:
+        problems.sort(key=lambda p: p.line)
+        raise ImportRefused(problems[:MAX_PROBLEMS])
+    return rows
+
+
+def _circle(code: str, parent_of: Mapping[str, str | None]) -> list[str] | None:
+    """The chain back to `code` when following parents comes back to it."""
+    chain, current = [code], parent_of.get(code)
+    while current is not None and len(chain) <= len(parent_of):
+        chain.append(current)
+        if current == code:
+            return chain
+        current = parent_of.get(current)
+    return None
