@@ -6,7 +6,7 @@ student their user id as text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -162,14 +162,20 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
     )
 
 
-def load_facts(session: Session, context_id: int, snapshot: CourseSnapshot) -> engine.ClassFacts:
+def load_facts(
+    session: Session, context_id: int, snapshot: CourseSnapshot, only: int | None = None
+) -> engine.ClassFacts:
+    """The course's facts, or one student's (`only`): a page for one student reads only theirs."""
     code_of = {c.id: code for code, c in snapshot.competencies.items()}
     students = set(snapshot.students)
     evidence = []
     scores: dict[tuple[str, str], engine.LineItemScore] = {}
-    for e in session.scalars(
-        select(Evidence).where(Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None))
-    ):
+    live = select(Evidence).where(
+        Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None)
+    )
+    if only is not None:
+        live = live.where(Evidence.user_id == only)
+    for e in session.scalars(live):
         student = str(e.user_id)
         if student not in students or e.competency_id not in code_of:
             continue
@@ -192,7 +198,11 @@ def load_facts(session: Session, context_id: int, snapshot: CourseSnapshot) -> e
     overrides = [
         engine.Override(str(o.user_id), str(o.module_id), engine.OverrideKind(o.kind))
         for o in session.scalars(
-            select(Override).where(Override.context_id == context_id, Override.cleared_at.is_(None))
+            select(Override).where(
+                Override.context_id == context_id,
+                Override.cleared_at.is_(None),
+                *([Override.user_id == only] if only is not None else []),
+            )
         )
         if str(o.user_id) in students and str(o.module_id) in snapshot.modules
     ]
@@ -200,7 +210,9 @@ def load_facts(session: Session, context_id: int, snapshot: CourseSnapshot) -> e
         (str(u.user_id), str(u.module_id))
         for u in session.scalars(
             select(UnlockState).where(
-                UnlockState.context_id == context_id, UnlockState.sticky_unlocked.is_(True)
+                UnlockState.context_id == context_id,
+                UnlockState.sticky_unlocked.is_(True),
+                *([UnlockState.user_id == only] if only is not None else []),
             )
         )
         if str(u.user_id) in students and str(u.module_id) in snapshot.modules
@@ -217,4 +229,13 @@ def load_facts(session: Session, context_id: int, snapshot: CourseSnapshot) -> e
 def evaluate(session: Session, context_id: int, now: datetime) -> tuple[CourseSnapshot, Any]:
     snapshot = load_model(session, context_id)
     facts = load_facts(session, context_id, snapshot)
+    return snapshot, engine.evaluate_class(snapshot.model, facts, now)
+
+
+def evaluate_student(
+    session: Session, context_id: int, user_id: int, now: datetime
+) -> tuple[CourseSnapshot, Any]:
+    """One student's state, from their facts only: what a page load costs for one person."""
+    snapshot = replace(load_model(session, context_id), students=(str(user_id),))
+    facts = load_facts(session, context_id, snapshot, only=user_id)
     return snapshot, engine.evaluate_class(snapshot.model, facts, now)

@@ -2,6 +2,193 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, datetime, time
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from sqlalchemy import delete, select
+from werkzeug.wrappers import Response
+
+from lti_tool.lti.roles import MENTOR, STUDENT
+from lti_tool.models.course import Membership, User
+from lti_tool.models.mastery import Competency, Goal, Scale
+from lti_tool.models.modules import Module
+from lti_tool.models.types import utcnow
+from lti_tool.runtime import runtime
+from lti_tool.services.course_model import DEFAULT_LEVELS
+from lti_tool.services.student_view import student_view
+from lti_tool.web.binding import membership, requires
 
 bp = Blueprint("learner", __name__)
+
+
+def _own_nav(launch_id: str) -> list[tuple[str, str, dict[str, object]]]:
+    args = {"launch_id": launch_id}
+    return [("learner.path", "My path", args), ("learner.profile", "My profile", args)]
+
+
+def _mentee_nav(launch_id: str, user_id: int) -> list[tuple[str, str, dict[str, object]]]:
+    args = {"launch_id": launch_id, "user_id": user_id}
+    return [
+        ("pages.mentees", "All mentees", {"launch_id": launch_id}),
+        ("learner.mentee_path", "Path", args),
+        ("learner.mentee_profile", "Profile", args),
+    ]
+
+
+@bp.get("/c/<launch_id>/path")
+@requires(STUDENT)
+def path(launch_id: str) -> str:
+    view = student_view(runtime().db(), g.context.id, g.user.id)
+    return render_template(
+        "learner/path.html",
+        context=g.context,
+        view=view,
+        heading="Your path",
+        own=True,
+        launch_id=launch_id,
+        nav=_own_nav(launch_id),
+    )
+
+
+def _levels(context_id: int) -> tuple[list[str], str]:
+    """Level names for the goal form: the course's scale if it has one, else the default."""
+    db = runtime().db()
+    scale = db.scalar(select(Scale).where(Scale.context_id == context_id).limit(1))
+    levels = scale.levels if scale is not None else DEFAULT_LEVELS
+    names = [lv["name"] for lv in sorted(levels, key=lambda lv: -lv["points"]) if lv["points"] > 0]
+    mastery = next((lv["name"] for lv in levels if lv.get("mastery")), names[0] if names else "")
+    return names, mastery
+
+
+def _profile(launch_id: str, error: str = "", status: int = 200) -> tuple[str, int]:
+    view = student_view(runtime().db(), g.context.id, g.user.id)
+    names, mastery_level = _levels(g.context.id)
+    page = render_template(
+        "learner/profile.html",
+        context=g.context,
+        view=view,
+        heading="Your profile",
+        own=True,
+        launch_id=launch_id,
+        nav=_own_nav(launch_id),
+        levels=names,
+        mastery_level=mastery_level,
+        error=error,
+        saved=request.args.get("saved", ""),
+        form=request.form if error else {},
+    )
+    return page, status
+
+
+@bp.get("/c/<launch_id>/profile")
+@requires(STUDENT)
+def profile(launch_id: str) -> tuple[str, int]:
+    return _profile(launch_id)
+
+
+@bp.post("/c/<launch_id>/goals")
+@requires(STUDENT)
+def add_goal(launch_id: str) -> Response | tuple[str, int]:
+    """A student's own goal: a competency level or a module, optionally by a date."""
+    db = runtime().db()
+    kind, _, raw_id = request.form.get("target", "").partition(":")
+    goal = Goal(
+        context_id=g.context.id, user_id=g.user.id, set_by_user_id=g.user.id, created_at=utcnow()
+    )
+    if kind == "competency" and raw_id.isdigit():
+        comp = db.get(Competency, int(raw_id))
+        if comp is None or comp.context_id != g.context.id:
+            return _profile(launch_id, "That competency is not in this course.", 400)
+        names, _ = _levels(g.context.id)
+        level = request.form.get("level", "")
+        if level not in names:
+            return _profile(launch_id, f"Choose a level from the list ({', '.join(names)}).", 400)
+        goal.competency_id, goal.level = comp.id, level
+    elif kind == "module" and raw_id.isdigit():
+        module = db.get(Module, int(raw_id))
+        if module is None or module.context_id != g.context.id:
+            return _profile(launch_id, "That module is not in this course.", 400)
+        goal.module_id = module.id
+    else:
+        return _profile(launch_id, "Choose what the goal is about.", 400)
+    due = request.form.get("due", "").strip()
+    if due:
+        try:
+            goal.due = datetime.combine(
+                datetime.strptime(due, "%Y-%m-%d").date(), time(23, 59), UTC
+            )
+        except ValueError:
+            return _profile(launch_id, f"The date {due!r} is not a date like 2026-12-31.", 400)
+    goal.note = request.form.get("note", "").strip()[:500]
+    db.add(goal)
+    return redirect(url_for("learner.profile", launch_id=launch_id, saved="Goal added."))
+
+
+@bp.post("/c/<launch_id>/goals/<int:goal_id>/delete")
+@requires(STUDENT)
+def remove_goal(launch_id: str, goal_id: int) -> Response:
+    runtime().db().execute(
+        delete(Goal).where(
+            Goal.id == goal_id, Goal.context_id == g.context.id, Goal.user_id == g.user.id
+        )
+    )
+    return redirect(url_for("learner.profile", launch_id=launch_id, saved="Goal removed."))
+
+
+def _mentee(user_id: int) -> User:
+    """A mentee named by the LMS for this mentor (role_scope_mentor), in this course; else 404."""
+    own = membership(g.binding)
+    subs = set(own.mentees or []) if own else set()
+    user = runtime().db().get(User, user_id)
+    if (
+        user is None
+        or user.registration_id != g.binding.registration_id
+        or user.sub not in subs
+        or runtime()
+        .db()
+        .scalar(
+            select(Membership.id).where(
+                Membership.context_id == g.context.id, Membership.user_id == user.id
+            )
+        )
+        is None
+    ):
+        abort(404)
+    return user
+
+
+@bp.get("/c/<launch_id>/mentees/<int:user_id>/path")
+@requires(MENTOR)
+def mentee_path(launch_id: str, user_id: int) -> str:
+    mentee = _mentee(user_id)
+    view = student_view(runtime().db(), g.context.id, mentee.id)
+    return render_template(
+        "learner/path.html",
+        context=g.context,
+        view=view,
+        heading=f"{mentee.name or 'Mentee'}: path",
+        own=False,
+        launch_id=launch_id,
+        nav=_mentee_nav(launch_id, mentee.id),
+    )
+
+
+@bp.get("/c/<launch_id>/mentees/<int:user_id>/profile")
+@requires(MENTOR)
+def mentee_profile(launch_id: str, user_id: int) -> str:
+    mentee = _mentee(user_id)
+    view = student_view(runtime().db(), g.context.id, mentee.id)
+    return render_template(
+        "learner/profile.html",
+        context=g.context,
+        view=view,
+        heading=f"{mentee.name or 'Mentee'}: profile",
+        own=False,
+        launch_id=launch_id,
+        nav=_mentee_nav(launch_id, mentee.id),
+        levels=[],
+        mastery_level="",
+        error="",
+        saved="",
+        form={},
+    )

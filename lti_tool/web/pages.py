@@ -16,6 +16,7 @@ from lti_tool.models.modules import Module
 from lti_tool.runtime import runtime
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import RosterUnavailable, sync_roster
+from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import ALL_ROLES, membership, requires
 
 bp = Blueprint("pages", __name__)
@@ -29,16 +30,8 @@ def landing(launch_id: str) -> Response:
         return redirect(url_for("placement.picker", launch_id=launch_id))
     if binding.module_id is not None:
         return redirect(url_for("pages.module", launch_id=launch_id, module_id=binding.module_id))
-    target = {TEACHER: "pages.teacher_home", STUDENT: "pages.student_path", MENTOR: "pages.mentees"}
+    target = {TEACHER: "pages.teacher_home", STUDENT: "learner.path", MENTOR: "pages.mentees"}
     return redirect(url_for(target[binding.role], launch_id=launch_id))
-
-
-@bp.get("/c/<launch_id>/path")
-@requires(STUDENT)
-def student_path(launch_id: str) -> str:
-    return render_template(
-        "student/path.html", context=g.context, user=g.user, modules=course_modules(g.context.id)
-    )
 
 
 def course_modules(context_id: int) -> list[Module]:
@@ -55,11 +48,22 @@ def course_modules(context_id: int) -> list[Module]:
 
 @bp.get("/c/<launch_id>/modules/<int:module_id>")
 @requires(*ALL_ROLES)
-def module(launch_id: str, module_id: int) -> str:
-    found = runtime().db().get(Module, module_id)
+def module(launch_id: str, module_id: int) -> tuple[str, int]:
+    """A module opened from the LMS: a student whose module is locked reads why, not the
+    content (the link in the LMS is not the gate; this page is)."""
+    db = runtime().db()
+    found = db.get(Module, module_id)
     if found is None or found.context_id != g.context.id:
         abort(404)
-    return render_template("module.html", context=g.context, module=found, role=g.binding.role)
+    if g.binding.role == STUDENT:
+        line = student_view(db, g.context.id, g.user.id).module(found.id)
+        if line is not None and not line.is_open:
+            page = render_template(
+                "learner/locked.html", context=g.context, m=line, launch_id=launch_id
+            )
+            return page, 200  # a normal state of the page, not an error
+    page = render_template("module.html", context=g.context, module=found, role=g.binding.role)
+    return page, 200
 
 
 @bp.get("/c/<launch_id>/home")

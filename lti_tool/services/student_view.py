@@ -1,0 +1,316 @@
+"""What one student's pages show, read live from the engine: each module's state with the
+reasons, each competency's standing with the evidence behind it, and progress towards goals.
+
+Live, not the stored states: a grade synced a second ago shows at the next click, and the
+explanation always agrees with the verdict because both come from one evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool import mastery as engine
+from lti_tool.mastery.rule_render import number
+from lti_tool.mastery.scales import EPSILON
+from lti_tool.models.mastery import CourseLineItem, Evidence, Goal
+from lti_tool.models.types import utcnow
+from lti_tool.services.course_model import CourseSnapshot, evaluate_student
+
+STATUS_WORDS = {
+    engine.Status.LOCKED: "Locked",
+    engine.Status.UNLOCKED: "Unlocked",
+    engine.Status.COMPLETED: "Completed",
+    engine.Status.MASTERED: "Mastered",
+    engine.Status.EXEMPT: "Exempt",
+}
+
+
+@dataclass(frozen=True)
+class ConditionLine:
+    """One condition as a line of the checklist, indented under its group."""
+
+    depth: int
+    text: str
+    holds: bool
+    progress: float
+    detail: str
+    group: bool
+
+
+@dataclass(frozen=True)
+class ModuleLine:
+    id: int
+    title: str
+    description: str
+    status: str  # locked | unlocked | completed | mastered | exempt
+    status_word: str
+    summary: str
+    conditions: tuple[ConditionLine, ...]
+    next_steps: tuple[str, ...]
+    options: tuple[tuple[int, str, str], ...]  # a choice: (module id, title, status)
+    competencies: tuple[str, ...]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "locked"
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    at: datetime
+    source: str
+    score: float
+    level: str | None
+    note: str
+
+
+@dataclass(frozen=True)
+class CompetencyLine:
+    id: int
+    code: str
+    title: str
+    description: str
+    score: float | None
+    level: str | None
+    colour: str | None
+    mastered: bool
+    mastery_points: float
+    top_points: float
+    evidence: tuple[EvidenceLine, ...]
+    depth: int = 0
+
+    @property
+    def progress(self) -> float:
+        if self.score is None or self.mastery_points <= 0:
+            return 0.0
+        return min(1.0, self.score / self.mastery_points)
+
+
+@dataclass(frozen=True)
+class GoalLine:
+    id: int
+    text: str
+    progress: float
+    detail: str
+    reached: bool
+    due: datetime | None
+    overdue: bool
+    suggested: bool
+    note: str
+
+
+@dataclass
+class StudentView:
+    user_id: int
+    modules: list[ModuleLine] = field(default_factory=list)
+    competencies: list[CompetencyLine] = field(default_factory=list)
+    goals: list[GoalLine] = field(default_factory=list)
+
+    def module(self, module_id: int) -> ModuleLine | None:
+        return next((m for m in self.modules if m.id == module_id), None)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for m in self.modules:
+            out[m.status] = out.get(m.status, 0) + 1
+        return out
+
+
+def _lines(cond: engine.Condition | None, depth: int = 0) -> list[ConditionLine]:
+    if cond is None:
+        return []
+    group = bool(cond.children)
+    out = [
+        ConditionLine(
+            depth, cond.text, cond.holds, max(0.0, min(1.0, cond.progress)), cond.detail, group
+        )
+    ]
+    for child in cond.children:
+        out.extend(_lines(child, depth + 1))
+    return out
+
+
+def student_view(
+    session: Session, context_id: int, user_id: int, now: datetime | None = None
+) -> StudentView:
+    now = now or utcnow()
+    snapshot, state = evaluate_student(session, context_id, user_id, now)
+    student = str(user_id)
+    view = StudentView(user_id=user_id)
+    view.modules = _modules(snapshot, state, student)
+    view.competencies = _competencies(session, context_id, user_id, snapshot, state, student)
+    view.goals = _goals(session, context_id, user_id, snapshot, state, student, view, now)
+    return view
+
+
+def _modules(snapshot: CourseSnapshot, state: Any, student: str) -> list[ModuleLine]:
+    titles = {key: row.title for key, row in snapshot.modules.items()}
+    status_of = {key: state.module_status(student, key) for key in snapshot.modules}
+    lines = []
+    for key, row in snapshot.modules.items():
+        why = engine.explain(state, student, key)
+        status = why.status
+        options = tuple(
+            (int(o), titles.get(o, o), status_of[o].name.lower())
+            for o in (row.choice_of and [str(i) for i in row.choice_of] or [])
+            if o in status_of
+        )
+        module = snapshot.model.modules[snapshot.model.module_index[key]]
+        lines.append(
+            ModuleLine(
+                id=row.id,
+                title=row.title,
+                description=row.description or "",
+                status=status.name.lower(),
+                status_word=STATUS_WORDS[status],
+                summary=why.summary,
+                conditions=tuple(_lines(why.condition)),
+                next_steps=tuple(step.text for step in why.next_steps),
+                options=options,
+                competencies=tuple(
+                    snapshot.competencies[c].title
+                    for c in module.competencies
+                    if c in snapshot.competencies
+                ),
+            )
+        )
+    return lines
+
+
+def _competencies(
+    session: Session,
+    context_id: int,
+    user_id: int,
+    snapshot: CourseSnapshot,
+    state: Any,
+    student: str,
+) -> list[CompetencyLine]:
+    labels = dict(
+        session.execute(
+            select(CourseLineItem.id, CourseLineItem.label).where(
+                CourseLineItem.context_id == context_id
+            )
+        ).all()
+    )
+    evidence: dict[int, list[EvidenceLine]] = {}
+    by_id = {c.id: code for code, c in snapshot.competencies.items()}
+    for e in session.scalars(
+        select(Evidence)
+        .where(
+            Evidence.context_id == context_id,
+            Evidence.user_id == user_id,
+            Evidence.withdrawn_at.is_(None),
+        )
+        .order_by(Evidence.graded_at.desc(), Evidence.id.desc())
+    ):
+        code = by_id.get(e.competency_id)
+        if code is None:
+            continue
+        scale = snapshot.scales[code]
+        level = scale.level_for(e.score)
+        source = (
+            labels.get(e.line_item_id) or "a graded activity"
+            if e.line_item_id is not None
+            else "Teacher rating"
+        )
+        evidence.setdefault(e.competency_id, []).append(
+            EvidenceLine(e.graded_at, source, e.score, level.name if level else None, e.note)
+        )
+    depth_of: dict[str, int] = {}
+    out = []
+    for code, row in snapshot.competencies.items():
+        parent = next((p for p, r in snapshot.competencies.items() if r.id == row.parent_id), None)
+        depth_of[code] = depth_of.get(parent, -1) + 1 if parent else 0
+        result = state.mastery(student, code)
+        scale = snapshot.scales[code]
+        out.append(
+            CompetencyLine(
+                id=row.id,
+                code=code,
+                title=row.title,
+                description=row.description or "",
+                score=result.score,
+                level=result.level.name if result.level else None,
+                colour=result.level.colour if result.level else None,
+                mastered=result.mastered,
+                mastery_points=scale.mastery_points,
+                top_points=scale.top_points,
+                evidence=tuple(evidence.get(row.id, [])),
+                depth=depth_of[code],
+            )
+        )
+    return out
+
+
+def _goals(
+    session: Session,
+    context_id: int,
+    user_id: int,
+    snapshot: CourseSnapshot,
+    state: Any,
+    student: str,
+    view: StudentView,
+    now: datetime,
+) -> list[GoalLine]:
+    comps = {c.id: c for c in view.competencies}
+    modules = {m.id: m for m in view.modules}
+    out = []
+    for goal in session.scalars(
+        select(Goal)
+        .where(Goal.context_id == context_id, Goal.user_id == user_id)
+        .order_by(Goal.due.is_(None), Goal.due, Goal.id)
+    ):
+        line = goal_line(goal, comps, modules, snapshot, user_id, now)
+        if line is not None:
+            out.append(line)
+    return out
+
+
+def goal_line(
+    goal: Goal,
+    comps: dict[int, CompetencyLine],
+    modules: dict[int, ModuleLine],
+    snapshot: CourseSnapshot,
+    user_id: int,
+    now: datetime,
+) -> GoalLine | None:
+    """A goal with its progress: a competency level reached, or a module completed."""
+    suggested = goal.set_by_user_id is not None and goal.set_by_user_id != user_id
+    overdue_by = goal.due is not None and goal.due < now
+    if goal.competency_id is not None:
+        comp = comps.get(goal.competency_id)
+        if comp is None:
+            return None
+        scale = snapshot.scales[comp.code]
+        wanted = scale.level_named(goal.level or "") or scale.mastery_level
+        have = comp.score or 0.0
+        reached = comp.score is not None and have >= wanted.points - EPSILON
+        progress = 1.0 if reached else (have / wanted.points if wanted.points > 0 else 0.0)
+        text = f"{comp.title}: reach {wanted.name}"
+        detail = f"{comp.level or 'No evidence yet'}, {number(have)} of {number(wanted.points)}"
+    elif goal.module_id is not None:
+        module = modules.get(goal.module_id)
+        if module is None:
+            return None
+        reached = module.status in ("completed", "mastered", "exempt")
+        progress = 1.0 if reached else 0.5 if module.status == "unlocked" else 0.0
+        text = f"Complete {module.title}"
+        detail = module.status_word
+    else:
+        return None
+    return GoalLine(
+        id=goal.id,
+        text=text,
+        progress=max(0.0, min(1.0, progress)),
+        detail=detail,
+        reached=reached,
+        due=goal.due,
+        overdue=overdue_by and not reached,
+        suggested=suggested,
+        note=goal.note,
+    )
