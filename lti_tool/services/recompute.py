@@ -94,13 +94,24 @@ def _queue(
         and row.state != "failed"
     ):
         return False
-    row.score_given, row.score_maximum = score, maximum
-    row.version += 1
-    row.state = "pending"
-    row.attempts = 0
-    row.next_attempt_at = now
-    row.last_error = ""
-    row.updated_at = now
+    # One UPDATE naming every column, version bumped by the database: a worker may have
+    # marked the row posted since it was read, and an ORM flush (which writes only the
+    # attributes that changed from what it read) would keep that "posted" on the new value.
+    session.execute(
+        update(ScoreOutbox)
+        .where(ScoreOutbox.id == row.id)
+        .values(
+            score_given=score,
+            score_maximum=maximum,
+            version=ScoreOutbox.version + 1,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
+            updated_at=now,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
     return True
 
 
