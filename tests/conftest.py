@@ -149,6 +149,12 @@ def live_server(database_url: str, settings_overrides: dict[str, Any]) -> Iterat
     try:
         yield LiveServer(app, port, f"http://127.0.0.1:{port}", f"http://localhost:{port}")
     finally:
+        jobs = app.extensions["lti_tool"].jobs
+        if hasattr(jobs, "shutdown"):
+            # A page's follow-up job (a drain) finishes while the sandbox still answers and
+            # before the database goes; later retries are cancelled, not run against nothing.
+            jobs.wait()
+            jobs.shutdown()
         server.shutdown()
         thread.join(5)
         engine.dispose()

@@ -28,14 +28,22 @@ class InProcessQueue:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lti-job")
         self.runtime: Runtime | None = None
         self.pending: list[Future[Any]] = []
+        self._timers: list[threading.Timer] = []
+        self._closed = False
 
     def enqueue(self, name: str, *args: Any) -> None:
+        if self._closed:
+            # Shutting down: the work is in the database (the outbox, the sync times) and
+            # the next process's schedule takes it up; nothing is lost by not running it.
+            log.info("job %s%r not started: the process is shutting down", name, args)
+            return
         future = self._pool.submit(self._run, name, *args)
         self.pending = [f for f in self.pending if not f.done()] + [future]
 
     def enqueue_in(self, seconds: float, name: str, *args: Any) -> None:
         timer = threading.Timer(seconds, self.enqueue, (name, *args))
         timer.daemon = True
+        self._timers = [t for t in self._timers if t.is_alive()] + [timer]
         timer.start()
 
     def _run(self, name: str, *args: Any) -> Any:
@@ -55,6 +63,9 @@ class InProcessQueue:
             future.result(timeout=timeout)
 
     def shutdown(self) -> None:
+        self._closed = True
+        for timer in self._timers:
+            timer.cancel()
         self._pool.shutdown(wait=True)
 
 

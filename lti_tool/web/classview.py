@@ -2,6 +2,397 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+import csv
+import io
+from datetime import UTC, datetime, time
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from lti_tool.clients.http import HttpError
+from lti_tool.clients.lti_services import ServiceError
+from lti_tool.clients.platform_http import PlatformUnavailable
+from lti_tool.jobs.grades import sync_course_grades
+from lti_tool.jobs.passback import retry_failed
+from lti_tool.lti.roles import STUDENT, TEACHER
+from lti_tool.models.course import Membership, User
+from lti_tool.models.mastery import AuditEntry, Competency, Goal, Override, Scale
+from lti_tool.models.modules import Module
+from lti_tool.models.types import utcnow
+from lti_tool.runtime import runtime
+from lti_tool.services.class_view import class_view
+from lti_tool.services.course_model import DEFAULT_LEVELS, engine_scale
+from lti_tool.services.evidence import add_rating
+from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
+from lti_tool.services.platform_services import caller_for
+from lti_tool.services.recompute import recompute_course
+from lti_tool.services.roster import RosterUnavailable, sync_roster
+from lti_tool.services.student_view import student_view
+from lti_tool.web.binding import requires
+from lti_tool.web.lti import after_this_request_commit
 
 bp = Blueprint("classview", __name__)
+
+
+def _drain_after_commit() -> None:
+    """Changed scores go to the gradebook once this request's transaction is committed."""
+    rt = runtime()
+    context_id = g.context.id
+    after_this_request_commit(lambda: rt.jobs.enqueue("drain", context_id))
+
+
+def _filters() -> dict[str, object]:
+    days = request.args.get("days", "7")
+    return {
+        "show_inactive": request.args.get("inactive") == "1",
+        "only_stuck": request.args.get("stuck") == "1",
+        "stuck_days": max(1, min(365, int(days))) if days.isdigit() else 7,
+    }
+
+
+@bp.get("/c/<launch_id>/class")
+@requires(TEACHER)
+def index(launch_id: str) -> str:
+    filters = _filters()
+    view = class_view(runtime().db(), g.context.id, **filters)  # type: ignore[arg-type]
+    return render_template(
+        "teacher/class.html",
+        context=g.context,
+        view=view,
+        filters=filters,
+        launch_id=launch_id,
+        notice=request.args.get("notice", ""),
+        problem=request.args.get("problem", ""),
+        levels=_level_names(None),
+    )
+
+
+@bp.get("/c/<launch_id>/class.csv")
+@requires(TEACHER)
+def export(launch_id: str) -> Response:
+    """The class as a spreadsheet: one row a student, score and level per competency."""
+    filters = _filters()
+    view = class_view(runtime().db(), g.context.id, **filters)  # type: ignore[arg-type]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    head = ["student", "status"]
+    for c in view.competencies:
+        head += [f"{c.code} score", f"{c.code} level"]
+    head += [m.title for m in view.modules]
+    writer.writerow(head)
+    for row in view.students:
+        line: list[object] = [row.name, row.status]
+        for cell in row.cells:
+            line += ["" if cell.score is None else round(cell.score, 2), cell.level or ""]
+        line += [row.modules[m.id] for m in view.modules]
+        writer.writerow([_safe_cell(v) for v in line])
+    name = "".join(ch if ch.isalnum() else "-" for ch in g.context.title or "class")[:60]
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}-mastery.csv"'},
+    )
+
+
+def _safe_cell(value: object) -> object:
+    """No formula injection: a name starting with = + - @ opens as text in a spreadsheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def _student(user_id: int) -> User:
+    db = runtime().db()
+    user = db.get(User, user_id)
+    role = db.scalar(
+        select(Membership.role).where(
+            Membership.context_id == g.context.id, Membership.user_id == user_id
+        )
+    )
+    if user is None or role != STUDENT:
+        abort(404)
+    return user
+
+
+def _level_names(scale_id: int | None) -> list[str]:
+    db = runtime().db()
+    levels = DEFAULT_LEVELS
+    if scale_id is not None:
+        scale = db.get(Scale, scale_id)
+        if scale is not None and scale.context_id == g.context.id:
+            levels = scale.levels
+    return [lv["name"] for lv in sorted(levels, key=lambda lv: -lv["points"])]
+
+
+def _student_page(launch_id: str, user: User, problem: str = "", status: int = 200):
+    db = runtime().db()
+    view = student_view(db, g.context.id, user.id)
+    audit = list(
+        db.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.context_id == g.context.id, AuditEntry.user_id == user.id)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(200)
+        )
+    )
+    overrides = {
+        o.module_id: o
+        for o in db.scalars(
+            select(Override).where(
+                Override.context_id == g.context.id,
+                Override.user_id == user.id,
+                Override.cleared_at.is_(None),
+            )
+        )
+    }
+    names = (
+        dict(
+            db.execute(
+                select(User.id, User.name).where(User.registration_id == user.registration_id)
+            ).all()
+        )
+        if audit
+        else {}
+    )
+    page = render_template(
+        "teacher/student.html",
+        context=g.context,
+        student=user,
+        view=view,
+        audit=audit,
+        names=names,
+        overrides=overrides,
+        kinds=KINDS,
+        launch_id=launch_id,
+        levels=_level_names(None),
+        notice=request.args.get("notice", ""),
+        problem=problem,
+        form=request.form if problem else {},
+    )
+    return page, status
+
+
+@bp.get("/c/<launch_id>/class/students/<int:user_id>")
+@requires(TEACHER)
+def student(launch_id: str, user_id: int):
+    return _student_page(launch_id, _student(user_id))
+
+
+def _back(launch_id: str, user_id: int, notice: str) -> Response:
+    return redirect(
+        url_for("classview.student", launch_id=launch_id, user_id=user_id, notice=notice)
+    )
+
+
+@bp.post("/c/<launch_id>/class/students/<int:user_id>/override")
+@requires(TEACHER)
+def override(launch_id: str, user_id: int):
+    user = _student(user_id)
+    db = runtime().db()
+    module_id = request.form.get("module_id", "")
+    try:
+        result = set_override(
+            db,
+            g.context.id,
+            user.id,
+            int(module_id) if module_id.isdigit() else -1,
+            request.form.get("kind", ""),
+            request.form.get("reason", ""),
+            g.user.id,
+        )
+    except OverrideError as exc:
+        db.rollback()
+        return _student_page(launch_id, user, str(exc), 400)
+    if result.scores_queued:
+        _drain_after_commit()
+    kind = KINDS[request.form["kind"]]
+    return _back(launch_id, user.id, f"{kind} saved, with its reason, in the audit trail.")
+
+
+@bp.post("/c/<launch_id>/class/students/<int:user_id>/override/<int:module_id>/clear")
+@requires(TEACHER)
+def clear(launch_id: str, user_id: int, module_id: int):
+    user = _student(user_id)
+    db = runtime().db()
+    try:
+        result = clear_override(db, g.context.id, user.id, module_id, g.user.id)
+    except OverrideError as exc:
+        db.rollback()
+        return _student_page(launch_id, user, str(exc), 400)
+    if result.scores_queued:
+        _drain_after_commit()
+    return _back(launch_id, user.id, "Override cleared: the module follows its rule again.")
+
+
+def _rate(user_id: int, competency_id: str, level: str, note: str) -> str | None:
+    """Record one rating; a problem comes back as words, nothing is written then."""
+    db = runtime().db()
+    comp = db.get(Competency, int(competency_id)) if competency_id.isdigit() else None
+    if comp is None or comp.context_id != g.context.id:
+        return "Choose a competency of this course."
+    scale_row = db.get(Scale, comp.scale_id) if comp.scale_id else None
+    scale = engine_scale(scale_row.levels if scale_row else DEFAULT_LEVELS)
+    found = scale.level_named(level)
+    if found is None:
+        return f"Choose a level of the scale ({', '.join(lv.name for lv in scale.levels)})."
+    add_rating(db, g.context.id, comp, user_id, found.points, note.strip()[:1000], g.user.id)
+    return None
+
+
+@bp.post("/c/<launch_id>/class/students/<int:user_id>/rating")
+@requires(TEACHER)
+def rating(launch_id: str, user_id: int):
+    user = _student(user_id)
+    form = request.form
+    problem = _rate(
+        user.id, form.get("competency_id", ""), form.get("level", ""), form.get("note", "")
+    )
+    if problem:
+        runtime().db().rollback()
+        return _student_page(launch_id, user, problem, 400)
+    result = recompute_course(runtime().db(), g.context.id, {"rating": {"by": g.user.id}})
+    if result.scores_queued:
+        _drain_after_commit()
+    return _back(launch_id, user.id, "Rating saved.")
+
+
+@bp.post("/c/<launch_id>/class/ratings")
+@requires(TEACHER)
+def quick_ratings(launch_id: str) -> Response:
+    """The quick grid: one competency, a level for any number of students, one save."""
+    db = runtime().db()
+    comp_id = request.form.get("competency_id", "")
+    saved = 0
+    for key, level in request.form.items():
+        if not key.startswith("level_") or not level:
+            continue
+        raw = key.removeprefix("level_")
+        if not raw.isdigit():
+            continue
+        user_id = int(raw)
+        role = db.scalar(
+            select(Membership.role).where(
+                Membership.context_id == g.context.id, Membership.user_id == user_id
+            )
+        )
+        if role != STUDENT:
+            continue
+        problem = _rate(user_id, comp_id, level, request.form.get("note", ""))
+        if problem:
+            db.rollback()
+            return redirect(url_for("classview.index", launch_id=launch_id, problem=problem))
+        saved += 1
+    if not saved:
+        return redirect(
+            url_for("classview.index", launch_id=launch_id, problem="No level was chosen.")
+        )
+    result = recompute_course(db, g.context.id, {"rating": {"by": g.user.id, "count": saved}})
+    if result.scores_queued:
+        _drain_after_commit()
+    return redirect(
+        url_for(
+            "classview.index",
+            launch_id=launch_id,
+            notice=f"{saved} {'rating' if saved == 1 else 'ratings'} saved.",
+        )
+    )
+
+
+@bp.post("/c/<launch_id>/class/students/<int:user_id>/goal")
+@requires(TEACHER)
+def suggest_goal(launch_id: str, user_id: int):
+    """A goal the teacher suggests: the student sees it on their profile, marked as such."""
+    user = _student(user_id)
+    db = runtime().db()
+    goal = Goal(context_id=g.context.id, user_id=user.id, set_by_user_id=g.user.id)
+    kind, _, raw = request.form.get("target", "").partition(":")
+    if kind == "competency" and raw.isdigit():
+        comp = db.get(Competency, int(raw))
+        if comp is None or comp.context_id != g.context.id:
+            return _student_page(launch_id, user, "Choose a competency of this course.", 400)
+        goal.competency_id = comp.id
+        goal.level = request.form.get("level") or None
+    elif kind == "module" and raw.isdigit():
+        module = db.get(Module, int(raw))
+        if module is None or module.context_id != g.context.id:
+            return _student_page(launch_id, user, "Choose a module of this course.", 400)
+        goal.module_id = module.id
+    else:
+        return _student_page(launch_id, user, "Choose what the goal is about.", 400)
+    due = request.form.get("due", "").strip()
+    if due:
+        try:
+            goal.due = datetime.combine(
+                datetime.strptime(due, "%Y-%m-%d").date(), time(23, 59), UTC
+            )
+        except ValueError:
+            return _student_page(launch_id, user, f"{due!r} is not a date like 2026-12-31.", 400)
+    goal.note = request.form.get("note", "").strip()[:500]
+    goal.created_at = utcnow()
+    db.add(goal)
+    return _back(launch_id, user.id, "Goal suggested: the student sees it on their profile.")
+
+
+@bp.post("/c/<launch_id>/class/recompute")
+@requires(TEACHER)
+def recompute(launch_id: str) -> Response:
+    result = recompute_course(
+        runtime().db(), g.context.id, {"recompute": {"by": g.user.id, "from": "class view"}}
+    )
+    if result.scores_queued:
+        _drain_after_commit()
+    notice = (
+        f"Recomputed: {result.mastery_changed} mastery and {result.unlocks_changed} unlock "
+        f"changes, {result.scores_queued} scores queued for the gradebook."
+    )
+    return redirect(url_for("classview.index", launch_id=launch_id, notice=notice))
+
+
+@bp.post("/c/<launch_id>/class/sync")
+@requires(TEACHER)
+def sync_now(launch_id: str) -> Response:
+    """Roster and grades from the LMS now, so the page shows what is there this minute."""
+    rt = runtime()
+    db = rt.db()
+    parts = []
+    try:
+        if g.context.memberships_url:
+            caller = caller_for(db, g.context, rt.platform_http, rt.tokens)
+            parts.append(
+                "roster: "
+                + sync_roster(db, caller, g.context, rt.settings.nrps_page_size).summary()
+            )
+            db.commit()
+        if g.context.lineitems_url:
+            pulled, recomputed = sync_course_grades(rt, g.context.id)
+            parts.append(
+                f"grades: {pulled.added} new, {pulled.changed} changed, "
+                f"{pulled.withdrawn} withdrawn; {recomputed.mastery_changed} mastery changes"
+            )
+    except (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable) as exc:
+        db.rollback()
+        current_app.logger.warning("sync of course %s failed: %s", g.context.id, exc)
+        return redirect(
+            url_for(
+                "classview.index", launch_id=launch_id, problem=f"The LMS did not answer: {exc}"
+            )
+        )
+    notice = (
+        "Synced — " + "; ".join(parts)
+        if parts
+        else "The LMS offers no roster or grade service here."
+    )
+    return redirect(url_for("classview.index", launch_id=launch_id, notice=notice))
+
+
+@bp.post("/c/<launch_id>/class/passback/retry")
+@requires(TEACHER)
+def retry(launch_id: str) -> Response:
+    raw = request.form.get("row_id", "")
+    rows = [int(raw)] if raw.isdigit() else None
+    count = retry_failed(runtime().db(), g.context.id, rows)
+    if count:
+        _drain_after_commit()
+    notice = f"{count} {'score' if count == 1 else 'scores'} sent again to the gradebook."
+    return redirect(url_for("classview.index", launch_id=launch_id, notice=notice))

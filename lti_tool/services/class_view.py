@@ -1,0 +1,235 @@
+"""The class at a glance for a teacher, read from the stored states (no engine run, so a
+class of a thousand loads as fast as a class of twenty): mastery per student and competency,
+unlock counts per module, who is stuck, and where the gradebook passback stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lti_tool.lti.roles import STUDENT
+from lti_tool.models.course import Membership, User
+from lti_tool.models.grading import ScoreOutbox
+from lti_tool.models.mastery import (
+    Competency,
+    Evidence,
+    MasteryState,
+    Scale,
+    UnlockState,
+)
+from lti_tool.models.modules import Module
+from lti_tool.models.types import utcnow
+from lti_tool.services.course_model import DEFAULT_LEVELS
+
+
+def text_colour(background: str) -> str:
+    """Near-black or white, whichever reads on the level's colour (WCAG relative luminance)."""
+    try:
+        r, g, b = (int(background.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    except (ValueError, IndexError):
+        return "#1b1b1b"
+
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    lum = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+    on_white = 1.05 / (lum + 0.05)
+    on_black = (lum + 0.05) / 0.05
+    return "#ffffff" if on_white >= on_black else "#1b1b1b"
+
+
+@dataclass(frozen=True)
+class Cell:
+    score: float | None
+    level: str | None
+    colour: str
+    ink: str
+    mastered: bool
+
+    @property
+    def short(self) -> str:
+        return "—" if self.score is None else f"{self.score:.3g}"
+
+
+@dataclass
+class StudentRow:
+    user_id: int
+    name: str
+    status: str
+    cells: list[Cell]
+    modules: dict[int, str]
+    stuck: list[str] = field(default_factory=list)
+    last_evidence: datetime | None = None
+
+
+@dataclass
+class ModuleSummary:
+    id: int
+    title: str
+    counts: dict[str, int]
+
+
+@dataclass
+class FailedPost:
+    id: int
+    student: str
+    competency: str
+    score: float
+    reason: str
+    at: datetime
+
+
+@dataclass
+class ClassView:
+    competencies: list[Competency]
+    students: list[StudentRow]
+    modules: list[ModuleSummary]
+    passback: dict[str, int]
+    failed: list[FailedPost]
+    hidden_inactive: int
+    stuck_days: int
+    averages: list[float | None]
+
+
+def _levels_of(session: Session, context_id: int) -> dict[int | None, list[dict]]:
+    scales = {
+        s.id: s.levels for s in session.scalars(select(Scale).where(Scale.context_id == context_id))
+    }
+    scales[None] = DEFAULT_LEVELS
+    return scales
+
+
+def _level_colour(levels: list[dict], name: str | None) -> str:
+    for lv in levels:
+        if lv["name"] == name:
+            return str(lv.get("colour") or "#e0e0e0")
+    return "#f3f3f3"
+
+
+def class_view(
+    session: Session,
+    context_id: int,
+    show_inactive: bool = False,
+    stuck_days: int = 7,
+    only_stuck: bool = False,
+    now: datetime | None = None,
+) -> ClassView:
+    now = now or utcnow()
+    comps = list(
+        session.scalars(
+            select(Competency)
+            .where(Competency.context_id == context_id)
+            .order_by(Competency.position, Competency.id)
+        )
+    )
+    modules = list(
+        session.scalars(
+            select(Module)
+            .where(Module.context_id == context_id)
+            .order_by(Module.position, Module.id)
+        )
+    )
+    scales = _levels_of(session, context_id)
+    people = session.execute(
+        select(User.id, User.name, User.given_name, User.family_name, Membership.status)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.context_id == context_id, Membership.role == STUDENT)
+        .order_by(User.family_name, User.given_name, User.name, User.id)
+    ).all()
+    states = {
+        (m.user_id, m.competency_id): m
+        for m in session.scalars(select(MasteryState).where(MasteryState.context_id == context_id))
+    }
+    unlocks: dict[int, dict[int, UnlockState]] = {}
+    for u in session.scalars(select(UnlockState).where(UnlockState.context_id == context_id)):
+        unlocks.setdefault(u.user_id, {})[u.module_id] = u
+    latest = dict(
+        session.execute(
+            select(Evidence.user_id, func.max(Evidence.graded_at))
+            .where(Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None))
+            .group_by(Evidence.user_id)
+        ).all()
+    )
+    titles = {m.id: m.title for m in modules}
+    cutoff = now - timedelta(days=stuck_days)
+    rows: list[StudentRow] = []
+    hidden = 0
+    for uid, name, given, family, status in people:
+        if status != "Active" and not show_inactive:
+            hidden += 1
+            continue
+        cells = []
+        for c in comps:
+            st = states.get((uid, c.id))
+            level = st.level if st else None
+            colour = _level_colour(scales.get(c.scale_id, DEFAULT_LEVELS), level)
+            cells.append(
+                Cell(
+                    st.score if st else None,
+                    level,
+                    colour,
+                    text_colour(colour),
+                    bool(st and st.mastered),
+                )
+            )
+        mine = unlocks.get(uid, {})
+        last = latest.get(uid)
+        stuck = [
+            titles[mid]
+            for mid, u in mine.items()
+            if mid in titles
+            and u.status == "locked"
+            and u.since <= cutoff
+            and (last is None or last <= cutoff)
+        ]
+        row = StudentRow(
+            user_id=uid,
+            name=name or " ".join(p for p in (given, family) if p) or f"Student {uid}",
+            status=status,
+            cells=cells,
+            modules={m.id: (mine[m.id].status if m.id in mine else "locked") for m in modules},
+            stuck=stuck,
+            last_evidence=last,
+        )
+        if only_stuck and not stuck:
+            continue
+        rows.append(row)
+    summaries = []
+    for m in modules:
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.modules[m.id]] = counts.get(r.modules[m.id], 0) + 1
+        summaries.append(ModuleSummary(m.id, m.title, counts))
+    averages: list[float | None] = []
+    for i in range(len(comps)):
+        scored = [r.cells[i].score for r in rows if r.cells[i].score is not None]
+        averages.append(sum(scored) / len(scored) if scored else None)  # type: ignore[arg-type]
+    passback = dict(
+        session.execute(
+            select(ScoreOutbox.state, func.count())
+            .where(ScoreOutbox.context_id == context_id)
+            .group_by(ScoreOutbox.state)
+        ).all()
+    )
+    comp_titles = {c.id: c.title for c in comps}
+    names = {uid: name for uid, name, *_ in people}
+    failed = [
+        FailedPost(
+            o.id,
+            names.get(o.user_id) or f"Student {o.user_id}",
+            comp_titles.get(o.competency_id, "?"),
+            o.score_given,
+            o.last_error,
+            o.updated_at,
+        )
+        for o in session.scalars(
+            select(ScoreOutbox)
+            .where(ScoreOutbox.context_id == context_id, ScoreOutbox.state == "failed")
+            .order_by(ScoreOutbox.updated_at.desc())
+            .limit(200)
+        )
+    ]
+    return ClassView(comps, rows, summaries, passback, failed, hidden, stuck_days, averages)
