@@ -1,0 +1,303 @@
+"""What setting up a course costs a teacher: 3 competencies, 5 graded modules aligned to them,
+each unlocking after the one before (the templates page), placed in the LMS through deep
+linking, and the placed gradebook columns aligned so their grades count, all driven in Debian's
+Chromium inside the sandbox LMS's iframe. Prints clicks, keystrokes and seconds per step.
+
+    .venv/bin/python bench/setup_effort.py [--shape canvas|moodle]
+
+Counting: every click (a button, a link, a checkbox, or a click into a field before typing)
+is one click; every character typed is one keystroke (a `fill` of N characters is N
+keystrokes; a Tab or Enter is one). Waiting for a page to load is free. The same driver runs
+in tests/browser/test_flows.py, which holds it to the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __name__ == "__main__":  # standalone: make `lti_tool` importable from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CHROMIUM = "/usr/bin/chromium"
+TARGET_CLICKS = 40
+
+COMPETENCIES = [
+    ("FRAC-1", "Equivalent fractions"),
+    ("FRAC-2", "Adding fractions"),
+    ("FRAC-3", "Multiplying fractions"),
+]
+# module title, points when placed (graded), the competency it practises
+MODULES = [
+    ("Fraction walls", "10", "FRAC-1"),
+    ("Common denominators", "10", "FRAC-2"),
+    ("Adding unlike fractions", "10", "FRAC-2"),
+    ("Fractions of a number", "10", "FRAC-3"),
+    ("Multiplying fractions", "10", "FRAC-3"),
+]
+
+
+@dataclass
+class Effort:
+    """What the teacher does, counted per step."""
+
+    clicks: int = 0
+    keys: int = 0
+    field_clicks: int = 0  # of `clicks`, those into a text field before typing
+    step: str = ""
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    _started: float = field(default_factory=time.perf_counter)
+    _step_started: float = 0.0
+
+    def begin(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.step:
+            self.steps[self.step][2] += now - self._step_started
+        self.step, self._step_started = step, now
+        self.steps.setdefault(step, [0, 0, 0.0])
+
+    def end(self) -> float:
+        self.begin("")
+        self.steps.pop("", None)
+        return time.perf_counter() - self._started
+
+    def _count(self, clicks: int = 0, keys: int = 0) -> None:
+        self.clicks += clicks
+        self.keys += keys
+        if self.step:
+            self.steps[self.step][0] += clicks
+            self.steps[self.step][1] += keys
+
+    def click(self, locator: Any) -> None:
+        locator.click()
+        self._count(clicks=1)
+
+    def check(self, locator: Any) -> None:
+        locator.check()
+        self._count(clicks=1)
+
+    def type(self, locator: Any, text: str) -> None:
+        """Click into a field and type `text`."""
+        locator.click()
+        locator.fill(text)
+        self.field_clicks += 1
+        self._count(clicks=1, keys=len(text))
+
+
+def tool_frame(page: Any) -> Any:
+    return page.frame_locator("iframe.tool")
+
+
+def setup_nav(tool: Any, name: str) -> Any:
+    return tool.get_by_role("navigation", name="Course setup").get_by_role(
+        "link", name=name, exact=True
+    )
+
+
+def set_up_course(
+    page: Any,
+    platform_url: str,
+    slug: str,
+    course_id: int,
+    teacher_name: str,
+    effort: Effort,
+    shot: Callable[[str], None] = lambda name: None,
+) -> None:
+    """The whole setup as a teacher clicks it, starting on the LMS's course page."""
+    course_page = f"{platform_url}/sandbox/{slug}/courses/{course_id}"
+    page.goto(course_page)
+
+    effort.begin("open the tool (LMS → course home → setup)")
+    effort.click(page.get_by_role("button", name=f"Launch as {teacher_name}"))
+    tool = tool_frame(page)
+    tool.get_by_role("heading", level=1, name="Course home").wait_for(timeout=15000)
+    shot("course-home")
+    effort.click(tool.get_by_role("link", name="Set up competencies and modules"))
+    tool.get_by_role("heading", level=1, name="Set up this course").wait_for()
+    shot("setup-overview")
+
+    effort.begin("3 competencies")
+    effort.click(setup_nav(tool, "Competencies"))
+    tool.get_by_role("heading", level=1, name="Competencies").wait_for()
+    for code, title in COMPETENCIES:
+        effort.type(tool.get_by_label("Code"), code)
+        effort.type(tool.get_by_label("Title"), title)
+        effort.click(tool.get_by_role("button", name="Add competency"))
+        tool.get_by_role("status").filter(has_text=f'Added "{title}"').wait_for()
+    shot("competencies")
+
+    effort.begin("5 modules")
+    effort.click(setup_nav(tool, "Modules and rules"))
+    tool.get_by_role("heading", level=1, name="Modules and unlock rules").wait_for()
+    for title, points, _code in MODULES:
+        effort.type(tool.get_by_label("Title"), title)
+        effort.type(tool.get_by_label("Points when placed as a graded item"), points)
+        effort.click(tool.get_by_role("button", name="Add module"))
+        tool.get_by_role("status").filter(has_text=f'Added the module "{title}"').wait_for()
+    shot("modules")
+
+    effort.begin("align modules to competencies")
+    effort.click(setup_nav(tool, "Alignments"))
+    tool.get_by_role("heading", level=1, name="Alignments").wait_for()
+    titles = dict(COMPETENCIES)
+    for title, _points, code in MODULES:
+        group = tool.get_by_role("group", name=title, exact=True)
+        effort.check(group.get_by_label(f"{code} {titles[code]}"))
+    effort.click(tool.get_by_role("button", name="Save alignments"))
+    tool.get_by_role("status").filter(has_text=f"Saved {len(MODULES)} alignments").wait_for()
+    shot("alignments")
+
+    effort.begin("unlock rules (template: a path in order)")
+    effort.click(setup_nav(tool, "Templates"))
+    tool.get_by_role("heading", level=1, name="Unlock rules in one click").wait_for()
+    shot("templates")
+    effort.click(tool.get_by_role("button", name="Unlock each module after the previous one"))
+    tool.get_by_role("status").filter(has_text="now unlocks when the one before").wait_for()
+    shot("modules-with-rules")
+
+    effort.begin("place in the LMS (deep linking)")
+    effort.click(page.get_by_role("link", name="Grade 5 Fractions"))  # the LMS's breadcrumb
+    effort.click(page.get_by_role("button", name=f"Add mastery modules as {teacher_name}"))
+    tool.get_by_role("heading", name="Add modules to your course").wait_for(timeout=15000)
+    for title, _points, _code in MODULES:
+        effort.check(tool.get_by_label(title))
+    shot("placement-picker")
+    effort.click(tool.get_by_role("button", name="Add to course"))
+    tool.get_by_role("heading", name="Content added to Grade 5 Fractions").wait_for(timeout=15000)
+    shot("placement-done")
+
+    effort.begin("align the placed gradebook columns (sync, then tick)")
+    effort.click(page.get_by_role("link", name="Grade 5 Fractions"))
+    effort.click(page.get_by_role("button", name=f"Launch as {teacher_name}"))
+    tool.get_by_role("heading", level=1, name="Course home").wait_for(timeout=15000)
+    effort.click(tool.get_by_role("link", name="Class", exact=True))
+    tool.get_by_role("heading", level=1, name="Class").wait_for()
+    effort.click(tool.get_by_role("button", name="Sync now"))
+    tool.get_by_role("status").filter(has_text="Synced").wait_for(timeout=15000)
+    effort.click(tool.get_by_role("link", name="Course home"))
+    effort.click(tool.get_by_role("link", name="Set up competencies and modules"))
+    effort.click(setup_nav(tool, "Alignments"))
+    tool.get_by_role("heading", level=1, name="Alignments").wait_for()
+    for title, _points, code in MODULES:
+        group = tool.get_by_role("group", name=f"{title} out of {_points}")
+        effort.check(group.get_by_label(f"{code} {titles[code]}"))
+    effort.click(tool.get_by_role("button", name="Save alignments"))
+    tool.get_by_role("status").filter(has_text=f"Saved {2 * len(MODULES)} alignments").wait_for()
+    shot("alignments-with-columns")
+
+
+# -- standalone run ------------------------------------------------------------------------------
+
+
+@contextmanager
+def serve() -> Iterator[tuple[Any, str, int]]:
+    """The tool and the sandbox on a free port (tool 127.0.0.1, LMS localhost), SQLite."""
+    import socket
+
+    from werkzeug.serving import make_server
+
+    from lti_tool import migrate
+    from lti_tool.app import create_app
+    from lti_tool.cli import prepare
+    from lti_tool.db import make_engine
+    from lti_tool.sandbox.seed import seed_demo
+    from lti_tool.settings import load_settings
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='setup-effort-')}/bench.db"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    settings = load_settings(
+        environ={},
+        overrides={
+            "environment": "test",
+            "sandbox_enabled": True,
+            "base_url": f"http://127.0.0.1:{port}",
+            "sandbox_base_url": f"http://localhost:{port}",
+            "roster_max_age_seconds": 0,
+            "log_level": "ERROR",
+            "database_url": url,
+        },
+    )
+    app = create_app(settings)
+    prepare(app)
+    rt = app.extensions["lti_tool"]
+    with rt.session_factory() as session:
+        seed_demo(session, rt.settings)
+        session.commit()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield rt, f"http://localhost:{port}", port
+    finally:
+        jobs = rt.jobs
+        if hasattr(jobs, "shutdown"):
+            jobs.wait()
+            jobs.shutdown()
+        server.shutdown()
+        thread.join(5)
+        rt.engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shape", choices=["canvas", "moodle"], default="canvas")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    from tests.lms import course_and_link, people
+
+    with serve() as (rt, platform_url, _port), sync_playwright() as p:
+        with rt.session_factory() as s:
+            teacher = people(s, args.shape)["teacher"][0]
+            course_id, _ = course_and_link(s, args.shape)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        effort = Effort()
+        set_up_course(page, platform_url, args.shape, course_id, teacher.name, effort)
+        seconds = effort.end()
+        browser.close()
+
+    print(f"Course setup in the {args.shape} sandbox: 3 competencies, 5 graded modules, rules, ")
+    print("placement through deep linking, and the placed columns aligned.\n")
+    print(f"{'step':<56} {'clicks':>6} {'keys':>6} {'seconds':>8}")
+    to_placement = [0, 0]
+    for i, (step, (clicks, keys, secs)) in enumerate(effort.steps.items()):
+        print(f"{step:<56} {clicks:>6} {keys:>6} {secs:>8.1f}")
+        if i < len(effort.steps) - 1:
+            to_placement[0] += int(clicks)
+            to_placement[1] += int(keys)
+    print(f"{'up to placement (issue 6, 1a)':<56} {to_placement[0]:>6} {to_placement[1]:>6}")
+    print(f"{'total':<56} {effort.clicks:>6} {effort.keys:>6} {seconds:>8.1f}")
+    print(
+        f"\n{effort.field_clicks} of the {effort.clicks} clicks are clicks into a text field "
+        f"before typing (a keyboard user would Tab there instead)."
+    )
+    verdict = "within" if to_placement[0] <= TARGET_CLICKS else "OVER"
+    print(f"\nTarget: ≤ {TARGET_CLICKS} clicks up to placement: {verdict}.")
+    print(
+        "Seconds are the browser's (page loads, no human think time), on this machine: "
+        "a floor for a teacher, not an estimate."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
