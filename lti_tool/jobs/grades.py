@@ -30,7 +30,9 @@ def sync_course_grades(
             "changed": pull.changed,
             "withdrawn": pull.withdrawn,
         }
-        recomputed = recompute_course(session, context_id, cause, student_causes=pull.touched)
+        recomputed = recompute_course(
+            session, context_id, cause, student_causes=pull.touched, only=set(pull.touched)
+        )
         session.commit()
     log.info(
         "grades of course %s: %s results, %s new, %s changed, %s withdrawn; %s mastery changes, "

@@ -57,9 +57,7 @@ class Held(NamedTuple):
     until: datetime | None = None
 
 
-def claim_batch(
-    rt: Runtime, context_id: int | None, now: datetime, limit: int = 10
-) -> list[Held]:
+def claim_batch(rt: Runtime, context_id: int | None, now: datetime, limit: int = 10) -> list[Held]:
     """Up to `limit` due rows this worker now holds, in one statement.
 
     The candidates are a CTE, evaluated once (PostgreSQL may re-run an `IN (… LIMIT …)`

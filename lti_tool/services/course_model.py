@@ -6,6 +6,7 @@ student their user id as text.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -163,9 +164,14 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
 
 
 def load_facts(
-    session: Session, context_id: int, snapshot: CourseSnapshot, only: int | None = None
+    session: Session,
+    context_id: int,
+    snapshot: CourseSnapshot,
+    only: int | Collection[int] | None = None,
 ) -> engine.ClassFacts:
-    """The course's facts, or one student's (`only`): a page for one student reads only theirs."""
+    """The course's facts, or only some students' (`only`): a page for one student, or a
+    recompute after new evidence for a few, reads only theirs."""
+    who = [only] if isinstance(only, int) else list(only) if only is not None else None
     code_of = {c.id: code for code, c in snapshot.competencies.items()}
     students = set(snapshot.students)
     evidence = []
@@ -173,8 +179,8 @@ def load_facts(
     live = select(Evidence).where(
         Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None)
     )
-    if only is not None:
-        live = live.where(Evidence.user_id == only)
+    if who is not None:
+        live = live.where(Evidence.user_id.in_(who))
     for e in session.scalars(live):
         student = str(e.user_id)
         if student not in students or e.competency_id not in code_of:
@@ -201,7 +207,7 @@ def load_facts(
             select(Override).where(
                 Override.context_id == context_id,
                 Override.cleared_at.is_(None),
-                *([Override.user_id == only] if only is not None else []),
+                *([Override.user_id.in_(who)] if who is not None else []),
             )
         )
         if str(o.user_id) in students and str(o.module_id) in snapshot.modules
@@ -212,7 +218,7 @@ def load_facts(
             select(UnlockState).where(
                 UnlockState.context_id == context_id,
                 UnlockState.sticky_unlocked.is_(True),
-                *([UnlockState.user_id == only] if only is not None else []),
+                *([UnlockState.user_id.in_(who)] if who is not None else []),
             )
         )
         if str(u.user_id) in students and str(u.module_id) in snapshot.modules
@@ -226,9 +232,16 @@ def load_facts(
     )
 
 
-def evaluate(session: Session, context_id: int, now: datetime) -> tuple[CourseSnapshot, Any]:
+def evaluate(
+    session: Session, context_id: int, now: datetime, only: Collection[int] | None = None
+) -> tuple[CourseSnapshot, Any]:
+    """The course's state; with `only`, just those students' (the incremental update after new
+    evidence: a student's mastery and unlocks depend on their own facts alone)."""
     snapshot = load_model(session, context_id)
-    facts = load_facts(session, context_id, snapshot)
+    if only is not None:
+        keep = {str(u) for u in only}
+        snapshot = replace(snapshot, students=tuple(s for s in snapshot.students if s in keep))
+    facts = load_facts(session, context_id, snapshot, only=only)
     return snapshot, engine.evaluate_class(snapshot.model, facts, now)
 
 

@@ -83,7 +83,7 @@ def set_override(
         )
     )
     session.flush()
-    return recompute_course(session, context_id, {"override": detail}, now)
+    return recompute_course(session, context_id, {"override": detail}, now, only={user_id})
 
 
 def clear_override(
@@ -117,4 +117,4 @@ def clear_override(
         )
     )
     session.flush()
-    return recompute_course(session, context_id, {"override": detail}, now)
+    return recompute_course(session, context_id, {"override": detail}, now, only={user_id})

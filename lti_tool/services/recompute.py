@@ -9,6 +9,7 @@ nothing the second time and posts nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lti_tool.models.course import Context
+from lti_tool.lti.roles import STUDENT
+from lti_tool.mastery.model import TIME
+from lti_tool.models.course import Context, Membership
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
 from lti_tool.models.types import utcnow
@@ -121,11 +124,37 @@ def recompute_course(
     cause: dict[str, Any],
     now: datetime | None = None,
     student_causes: dict[int, list[dict[str, Any]]] | None = None,
+    only: Collection[int] | None = None,
 ) -> Recomputed:
+    """`only`: the students whose evidence changed, the incremental update (a student's
+    states depend on their own facts alone). A course with date conditions is recomputed
+    whole, so a date that passed opens modules for everyone."""
     now = now or utcnow()
     lock_course(session, context_id)
-    snapshot, state = evaluate(session, context_id, now)
+    if only is not None:
+        # ...and the students never evaluated yet (new on the roster), so every student
+        # has stored states from their first sync on (the class view's "stuck" reads them).
+        only = set(only) | set(
+            session.scalars(
+                select(Membership.user_id).where(
+                    Membership.context_id == context_id,
+                    Membership.role == STUDENT,
+                    Membership.user_id.not_in(
+                        select(UnlockState.user_id).where(UnlockState.context_id == context_id)
+                    ),
+                )
+            )
+        )
+        snapshot, state = evaluate(session, context_id, now, only)
+        if snapshot.model.affected_modules([TIME]):
+            only = None
+            snapshot, state = evaluate(session, context_id, now)
+    else:
+        snapshot, state = evaluate(session, context_id, now)
     causes = student_causes or {}
+
+    def mine(column: Any) -> Any:
+        return column.in_(only) if only is not None else column.is_not(None)
 
     def why(user_id: int) -> dict[str, Any]:
         evidence = causes.get(user_id)
@@ -134,11 +163,19 @@ def recompute_course(
     out = Recomputed()
     outbox = {
         (o.user_id, o.competency_id): o
-        for o in session.scalars(select(ScoreOutbox).where(ScoreOutbox.context_id == context_id))
+        for o in session.scalars(
+            select(ScoreOutbox).where(
+                ScoreOutbox.context_id == context_id, mine(ScoreOutbox.user_id)
+            )
+        )
     }
     masteries = {
         (m.user_id, m.competency_id): m
-        for m in session.scalars(select(MasteryState).where(MasteryState.context_id == context_id))
+        for m in session.scalars(
+            select(MasteryState).where(
+                MasteryState.context_id == context_id, mine(MasteryState.user_id)
+            )
+        )
     }
     for student in snapshot.students:
         user_id = int(student)
@@ -186,7 +223,11 @@ def recompute_course(
                     out.scores_queued += 1
     unlocks = {
         (u.user_id, u.module_id): u
-        for u in session.scalars(select(UnlockState).where(UnlockState.context_id == context_id))
+        for u in session.scalars(
+            select(UnlockState).where(
+                UnlockState.context_id == context_id, mine(UnlockState.user_id)
+            )
+        )
     }
     sticky = state.sticky_unlocked()
     for student in snapshot.students:

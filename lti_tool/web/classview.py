@@ -251,7 +251,9 @@ def rating(launch_id: str, user_id: int):
     if problem:
         runtime().db().rollback()
         return _student_page(launch_id, user, problem, 400)
-    result = recompute_course(runtime().db(), g.context.id, {"rating": {"by": g.user.id}})
+    result = recompute_course(
+        runtime().db(), g.context.id, {"rating": {"by": g.user.id}}, only={user.id}
+    )
     if result.scores_queued:
         _drain_after_commit()
     return _back(launch_id, user.id, "Rating saved.")
@@ -263,7 +265,7 @@ def quick_ratings(launch_id: str) -> Response:
     """The quick grid: one competency, a level for any number of students, one save."""
     db = runtime().db()
     comp_id = request.form.get("competency_id", "")
-    saved = 0
+    rated: set[int] = set()
     for key, level in request.form.items():
         if not key.startswith("level_") or not level:
             continue
@@ -282,12 +284,15 @@ def quick_ratings(launch_id: str) -> Response:
         if problem:
             db.rollback()
             return redirect(url_for("classview.index", launch_id=launch_id, problem=problem))
-        saved += 1
+        rated.add(user_id)
+    saved = len(rated)
     if not saved:
         return redirect(
             url_for("classview.index", launch_id=launch_id, problem="No level was chosen.")
         )
-    result = recompute_course(db, g.context.id, {"rating": {"by": g.user.id, "count": saved}})
+    result = recompute_course(
+        db, g.context.id, {"rating": {"by": g.user.id, "count": saved}}, only=rated
+    )
     if result.scores_queued:
         _drain_after_commit()
     return redirect(

@@ -100,3 +100,52 @@ def test_recompute_command(live_server, database_url, monkeypatch) -> None:
     assert out.exit_code == 0 and "1 mastery and 0 unlock changes; 1 scores queued" in out.output
     again = CliRunner().invoke(main, ["recompute", "--course", str(context_id)])
     assert "0 mastery and 0 unlock changes; 0 scores queued" in again.output
+
+
+def test_new_evidence_recomputes_only_its_students_unless_dates_matter(live_server) -> None:
+    """The incremental update: a grade sync evaluates the students whose evidence changed;
+    a course with a date condition is evaluated whole, so a passed date opens for all."""
+    from sqlalchemy import update
+
+    from lti_tool.jobs.grades import sync_course_grades
+    from lti_tool.models.mastery import UnlockState
+    from lti_tool.models.modules import Module
+    from tests.integration.test_loop import type_grade
+
+    rt = live_server.rt
+    context_id, comp_id, _ = setup_course(live_server, "canvas")
+    type_grade(live_server, "canvas", "Ava Adams", 9)
+    type_grade(live_server, "canvas", "Ben Brooks", 9)
+    sync_course_grades(rt, context_id, post=False)
+    with rt.session_factory() as s:
+        ben = s.scalar(select(User.id).where(User.name == "Ben Brooks"))
+        # a stale row for Ben, which only a whole-course recompute would notice
+        s.execute(update(MasteryState).where(MasteryState.user_id == ben).values(level="Below"))
+        s.commit()
+    type_grade(live_server, "canvas", "Ava Adams", 10)
+    pull, done = sync_course_grades(rt, context_id, post=False)
+    assert pull.changed == 1 and done.changed_students == {next(iter(pull.touched))}, (
+        "only Ava was evaluated"
+    )
+    with rt.session_factory() as s:
+        assert s.scalar(select(MasteryState.level).where(MasteryState.user_id == ben)) == "Below"
+        # a date condition: the course is recomputed whole at the next change
+        s.execute(
+            update(Module).values(
+                unlock_rule={
+                    "rule": {
+                        "any": [
+                            {"competency": "FRAC-1", "level": "Mastery"},
+                            {"on_or_after": "2020-01-01T00:00:00Z"},
+                        ]
+                    }
+                }
+            )
+        )
+        s.commit()
+    type_grade(live_server, "canvas", "Ava Adams", 8)
+    sync_course_grades(rt, context_id, post=False)
+    with rt.session_factory() as s:
+        assert s.scalar(select(MasteryState.level).where(MasteryState.user_id == ben)) == "Mastery"
+        statuses = set(s.scalars(select(UnlockState.status)).all())
+        assert statuses == {"unlocked"}, "the passed date opened the module for everyone"

@@ -119,8 +119,16 @@ def test_every_final_score_arrives_once(live_server, database_url, queue_redis) 
 
     with rt.session_factory() as s:
         stuck = [
-            (r.id, r.state, r.version, r.posted_version, r.attempts, r.claimed_until,
-             r.next_attempt_at, r.last_error[:200])
+            (
+                r.id,
+                r.state,
+                r.version,
+                r.posted_version,
+                r.attempts,
+                r.claimed_until,
+                r.next_attempt_at,
+                r.last_error[:200],
+            )
             for r in s.scalars(
                 select(ScoreOutbox).where(
                     (ScoreOutbox.state != "posted")
