@@ -4,6 +4,7 @@ unlock counts per module, who is stuck, and where the gradebook passback stands.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,12 +42,34 @@ def text_colour(background: str) -> str:
     return "#ffffff" if on_white >= on_black else "#1b1b1b"
 
 
+def level_class(scale_id: int | None, levels: list[dict], name: str | None) -> str:
+    """The CSS class of a level: the page's CSP allows no inline style, so level colours
+    come from the course's level stylesheet (`levels_css`)."""
+    for i, lv in enumerate(levels):
+        if lv["name"] == name:
+            return f"lv-{scale_id or 'd'}-{i}"
+    return "lv-none"
+
+
+def levels_css(session: Session, context_id: int) -> str:
+    """One rule per level of every scale of the course (and the default scale): its colour
+    and a text colour that reads on it."""
+    rules = [".lv-none { background: #f3f3f3; color: #1b1b1b; }"]
+    for scale_id, levels in _levels_of(session, context_id).items():
+        for i, lv in enumerate(levels):
+            colour = str(lv.get("color") or lv.get("colour") or "#e0e0e0")
+            if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+                colour = "#e0e0e0"
+            ink = text_colour(colour)
+            rules.append(f".lv-{scale_id or 'd'}-{i} {{ background: {colour}; color: {ink}; }}")
+    return "\n".join(rules) + "\n"
+
+
 @dataclass(frozen=True)
 class Cell:
     score: float | None
     level: str | None
-    colour: str
-    ink: str
+    css: str
     mastered: bool
 
     @property
@@ -100,13 +123,6 @@ def _levels_of(session: Session, context_id: int) -> dict[int | None, list[dict]
     }
     scales[None] = DEFAULT_LEVELS
     return scales
-
-
-def _level_colour(levels: list[dict], name: str | None) -> str:
-    for lv in levels:
-        if lv["name"] == name:
-            return str(lv.get("colour") or "#e0e0e0")
-    return "#f3f3f3"
 
 
 def class_view(
@@ -165,16 +181,10 @@ def class_view(
         for c in comps:
             st = states.get((uid, c.id))
             level = st.level if st else None
-            colour = _level_colour(scales.get(c.scale_id, DEFAULT_LEVELS), level)
-            cells.append(
-                Cell(
-                    st.score if st else None,
-                    level,
-                    colour,
-                    text_colour(colour),
-                    bool(st and st.mastered),
-                )
-            )
+            levels = scales.get(c.scale_id, DEFAULT_LEVELS)
+            scale_key = c.scale_id if c.scale_id in scales else None
+            css = level_class(scale_key, levels, level)
+            cells.append(Cell(st.score if st else None, level, css, bool(st and st.mastered)))
         mine = unlocks.get(uid, {})
         last = latest.get(uid)
         stuck = [

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from lti_tool import mastery as engine
 from lti_tool.mastery.rule_render import number
 from lti_tool.mastery.scales import EPSILON
-from lti_tool.models.mastery import CourseLineItem, Evidence, Goal
+from lti_tool.models.mastery import CourseLineItem, Evidence, Goal, Scale
 from lti_tool.models.types import utcnow
-from lti_tool.services.course_model import CourseSnapshot, evaluate_student
+from lti_tool.services.class_view import level_class
+from lti_tool.services.course_model import DEFAULT_LEVELS, CourseSnapshot, evaluate_student
 
 STATUS_WORDS = {
     engine.Status.LOCKED: "Locked",
@@ -77,7 +78,7 @@ class CompetencyLine:
     description: str
     score: float | None
     level: str | None
-    colour: str | None
+    css: str
     mastered: bool
     mastery_points: float
     top_points: float
@@ -221,6 +222,10 @@ def _competencies(
         evidence.setdefault(e.competency_id, []).append(
             EvidenceLine(e.graded_at, source, e.score, level.name if level else None, e.note)
         )
+    scale_rows = {
+        sc.id: sc.levels
+        for sc in session.scalars(select(Scale).where(Scale.context_id == context_id))
+    }
     depth_of: dict[str, int] = {}
     out = []
     for code, row in snapshot.competencies.items():
@@ -236,7 +241,11 @@ def _competencies(
                 description=row.description or "",
                 score=result.score,
                 level=result.level.name if result.level else None,
-                colour=result.level.colour if result.level else None,
+                css=level_class(
+                    row.scale_id if row.scale_id in scale_rows else None,
+                    scale_rows.get(row.scale_id or 0, DEFAULT_LEVELS),
+                    result.level.name if result.level else None,
+                ),
                 mastered=result.mastered,
                 mastery_points=scale.mastery_points,
                 top_points=scale.top_points,

@@ -8,12 +8,13 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from sqlalchemy import delete, select
 from werkzeug.wrappers import Response
 
-from lti_tool.lti.roles import MENTOR, STUDENT
+from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import Competency, Goal, Scale
 from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
+from lti_tool.services.class_view import levels_css
 from lti_tool.services.course_model import DEFAULT_LEVELS
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import membership, requires
@@ -33,6 +34,14 @@ def _mentee_nav(launch_id: str, user_id: int) -> list[tuple[str, str, dict[str, 
         ("learner.mentee_path", "Path", args),
         ("learner.mentee_profile", "Profile", args),
     ]
+
+
+@bp.get("/c/<launch_id>/levels.css")
+@requires(STUDENT, MENTOR, TEACHER)
+def levels_stylesheet(launch_id: str) -> Response:
+    """The course's level colours as classes: the pages' CSP allows no inline style."""
+    css = levels_css(runtime().db(), g.context.id)
+    return Response(css, mimetype="text/css", headers={"Cache-Control": "private, max-age=60"})
 
 
 @bp.get("/c/<launch_id>/path")

@@ -52,6 +52,11 @@ def test_heatmap_shows_levels_in_words_and_unlock_counts(live_server) -> None:
     assert "Equivalent fractions" in text
     row = re.search(r"Ava Adams.*?</tr>", page.text, re.S).group(0)
     assert "Mastery" in row and "3.6" in row  # level in words, not colour alone
+    # ...and the colour from the course's level stylesheet (the CSP allows no inline style)
+    css_class = re.search(r'class="cell (lv-d-\d+)"', row).group(1)
+    sheet = browser.get(f"{base}/levels.css")
+    assert sheet.headers["Content-Type"].startswith("text/css")
+    assert f".{css_class} {{ background: #0B874B; color: #ffffff; }}" in sheet.text
     assert "No evidence" in page.text  # the others
     with rt.session_factory() as s:
         students = s.scalar(select(Membership.id).where(Membership.role == "student").limit(1))
