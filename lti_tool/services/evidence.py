@@ -27,6 +27,7 @@ from lti_tool.models.mastery import (
     Evidence,
     Scale,
 )
+from lti_tool.models.modules import Module
 from lti_tool.models.types import url_hash, utcnow
 from lti_tool.services.course_model import engine_scale
 from lti_tool.services.recompute import lock_course
@@ -65,15 +66,73 @@ def _parse_time(value: Any, default: datetime) -> datetime:
 
 
 def read_platform(
-    caller: ServiceCaller, context: Context, aligned_urls: set[str]
+    caller: ServiceCaller,
+    context: Context,
+    aligned_urls: set[str],
+    practising: set[int] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """The course's line items, and the results of the aligned ones (no database writes)."""
+    """The course's line items, and the results of the aligned ones (no database writes).
+
+    `practising`: modules aligned to competencies; the column the LMS made when such a module
+    was placed (resourceId `module:<id>`) is read too, as it is aligned on this very sync."""
     if not context.lineitems_url:
         return [], {}
     items = list(ags.lineitems(caller, context.lineitems_url))
+    wanted = set(aligned_urls)
+    for item in items:
+        module_id = placed_module_id(item)
+        if module_id is not None and module_id in (practising or set()):
+            wanted.add(str(item.get("id")))
     listed = {str(i.get("id")) for i in items}
-    results = {url: list(ags.results(caller, url)) for url in aligned_urls if url in listed}
+    results = {url: list(ags.results(caller, url)) for url in wanted if url in listed}
     return items, results
+
+
+def placed_module_id(item: dict[str, Any]) -> int | None:
+    """The module whose placement made this column (our deep-linking resourceId)."""
+    kind, _, raw = str(item.get("resourceId") or "").partition(":")
+    return int(raw) if kind == "module" and raw.isdigit() else None
+
+
+def link_placed_columns(
+    session: Session, context_id: int, columns: dict[str, CourseLineItem]
+) -> int:
+    """A placed module's own column counts for that module without any setup: the module
+    completes on its grade, and the grade is evidence of the module's competencies (unless
+    the teacher aligned the column otherwise). Returns how many columns were linked."""
+    modules = {
+        m.id: m for m in session.scalars(select(Module).where(Module.context_id == context_id))
+    }
+    practised: dict[int, list[int]] = {}
+    for module_id, comp_id in session.execute(
+        select(Alignment.module_id, Alignment.competency_id).where(
+            Alignment.context_id == context_id, Alignment.module_id.is_not(None)
+        )
+    ):
+        practised.setdefault(module_id, []).append(comp_id)
+    already = set(
+        session.scalars(
+            select(Alignment.line_item_id).where(
+                Alignment.context_id == context_id, Alignment.line_item_id.is_not(None)
+            )
+        )
+    )
+    linked = 0
+    for url, column in columns.items():
+        module = modules.get(placed_module_id({"resourceId": column.resource_id}) or 0)
+        if module is None:
+            continue
+        if not module.lineitem_url:
+            module.lineitem_url = url
+            linked += 1
+        if column.id not in already and module.lineitem_url == url:
+            for comp_id in practised.get(module.id, []):
+                session.add(
+                    Alignment(context_id=context_id, competency_id=comp_id, line_item_id=column.id)
+                )
+                linked += 1
+    session.flush()
+    return linked
 
 
 def store_line_items(
@@ -131,9 +190,18 @@ def pull_grades(
             select(CourseLineItem).where(CourseLineItem.id.in_(list(aligned)))
         )
     }
-    items, results = read_platform(caller, context, urls)
+    practising = set(
+        session.scalars(
+            select(Alignment.module_id).where(
+                Alignment.context_id == context.id, Alignment.module_id.is_not(None)
+            )
+        )
+    )
+    items, results = read_platform(caller, context, urls, practising)
     lock_course(session, context.id)
     columns = store_line_items(session, context, items, now)
+    if link_placed_columns(session, context.id, columns):
+        aligned = aligned_columns(session, context.id)
     scales = {
         s.id: engine_scale(s.levels)
         for s in session.scalars(select(Scale).where(Scale.context_id == context.id))

@@ -149,3 +149,59 @@ def test_new_evidence_recomputes_only_its_students_unless_dates_matter(live_serv
         assert s.scalar(select(MasteryState.level).where(MasteryState.user_id == ben)) == "Mastery"
         statuses = set(s.scalars(select(UnlockState.status)).all())
         assert statuses == {"unlocked"}, "the passed date opened the module for everyone"
+
+
+def test_a_placed_modules_own_column_counts_without_setup(live_server) -> None:
+    """The column the LMS made when a module was placed (resourceId module:<id>) completes
+    that module and is evidence of its competencies from the first sync on."""
+    from lti_tool.clients import ags
+    from lti_tool.jobs.grades import sync_course_grades
+    from lti_tool.models.course import Context
+    from lti_tool.models.mastery import Alignment, CourseLineItem, UnlockState
+    from lti_tool.models.modules import Module
+    from lti_tool.sandbox.gradebook import set_grade
+    from lti_tool.sandbox.models import SandboxLineItem
+    from lti_tool.services.platform_services import caller_for
+
+    rt = live_server.rt
+    context_id, comp_id, _ = setup_course(live_server, "moodle")
+    with rt.session_factory() as s:
+        ctx = s.get(Context, context_id)
+        first = Module(context_id=context_id, title="Fraction walls", position=-1)
+        s.add(first)
+        s.flush()
+        s.add(Alignment(context_id=context_id, competency_id=comp_id, module_id=first.id))
+        gated = s.scalar(select(Module).where(Module.title == "Adding fractions"))
+        gated.unlock_rule = {"rule": {"module_mastered": str(first.id)}}
+        s.commit()
+        caller = caller_for(s, ctx, rt.platform_http, rt.tokens)
+        # what the LMS does with the lineItem of a placed link
+        placed = ags.create_lineitem(
+            caller,
+            ctx.lineitems_url,
+            {"label": "Fraction walls", "scoreMaximum": 4, "resourceId": f"module:{first.id}"},
+        )
+        first_id, gated_id = first.id, gated.id
+        ava = people(s, "moodle")["student"][0]
+        line = s.scalar(select(SandboxLineItem).where(SandboxLineItem.label == "Fraction walls"))
+        set_grade(s, line.id, ava.user_id, 4)
+        s.commit()
+    pull, _ = sync_course_grades(rt, context_id, post=False)
+    assert pull.added == 1, "the placed column's grade was read on the very first sync"
+    with rt.session_factory() as s:
+        module = s.get(Module, first_id)
+        assert module.lineitem_url == placed["id"]
+        column = s.scalar(select(CourseLineItem).where(CourseLineItem.url == placed["id"]))
+        assert (
+            s.scalar(select(Alignment.competency_id).where(Alignment.line_item_id == column.id))
+            == comp_id
+        )
+        ava_id = s.scalar(select(User.id).where(User.name == "Ava Adams"))
+        status = dict(
+            s.execute(
+                select(UnlockState.module_id, UnlockState.status).where(
+                    UnlockState.user_id == ava_id
+                )
+            ).all()
+        )
+        assert status[first_id] == "mastered" and status[gated_id] == "unlocked"
