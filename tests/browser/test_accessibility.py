@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bench.setup_effort import MODULES, Effort, set_up_course
-from lti_tool.jobs.grades import sync_course_grades
+from lti_tool.jobs.tasks import TASKS
 from lti_tool.models.course import Context, User
 from lti_tool.models.mastery import Competency
 from lti_tool.models.modules import Module
@@ -88,7 +88,8 @@ def _walk(
         set_grade(s, column.id, ava.user_id, 7)  # Near Mastery: evidence, nothing unlocked
         s.commit()
         context_id = s.scalar(select(Context.id))
-    sync_course_grades(rt, context_id, post=False)
+    TASKS["sync_course"](rt, context_id)  # roster, then grades: what the schedule does
+    rt.jobs.wait()
     with rt.session_factory() as s:
         comp = s.scalar(select(Competency.id).order_by(Competency.id))
         mods = list(s.scalars(select(Module.id).order_by(Module.position)))

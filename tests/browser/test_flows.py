@@ -3,7 +3,7 @@ sandbox LMS's iframe (localhost, another site):
 
 a. the teacher sets the course up from nothing (3 competencies, 5 graded modules aligned to
    them, "each unlocks after the previous one" from the templates page), places the modules
-   through deep linking and aligns the placed gradebook columns;
+   through deep linking (the placed gradebook columns count without further setup);
 b. a student sees a locked module and why, on their path and on the module's own link;
 c. the LMS teacher types a grade into the LMS gradebook, the teacher's "Sync now" reads it,
    and the student's next load shows the module unlocked;
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.browser
 
 SLUG = "canvas"
 # Clicks up to placement measured by bench/setup_effort.py (the target is 40).
-CLICKS_TO_PLACEMENT = 45
+CLICKS_TO_PLACEMENT = 40  # the target; bench/setup_effort.py measures 35
 LOCKED = "Locked: the conditions below are not all met yet."
 
 
@@ -108,8 +108,7 @@ def test_setup_unlock_passback_override_and_mentor(live_server, page, artifacts)
         shot=lambda name: flow.shot(f"1a-{name}"),
     )
     effort.end()
-    placed = sum(c for step, (c, _k, _s) in effort.steps.items() if not step.startswith("align"))
-    placed += effort.steps["align modules to competencies"][0]
+    placed = effort.clicks
     # bench/setup_effort.py prints the figures; the setup may get cheaper, never costlier
     assert placed <= CLICKS_TO_PLACEMENT, effort.steps
     page.goto(flow.course_url)
@@ -186,7 +185,8 @@ def test_setup_unlock_passback_override_and_mentor(live_server, page, artifacts)
     expect(tool.get_by_role("status")).to_contain_text("Unlock saved")
     history = tool.locator("section").filter(has=tool.get_by_role("heading", name="History"))
     expect(history).to_contain_text(f"Override unlock on {third} by {teacher.name}: “{reason}”")
-    expect(history).to_contain_text(f"{second}: locked → unlocked")
+    # the first time the tool evaluates Ava (her first grade), the module opens: "new → unlocked"
+    expect(history).to_contain_text(f"{second}: new → unlocked")
     flow.shot("1e-teacher-student-history")
 
     # f. the mentor sees the two mentees the LMS names, and nothing else
