@@ -4,13 +4,7 @@
 (function () {
   "use strict";
 
-  function resize() {
-    if (window.parent === window) { return; }
-    var height = document.documentElement.scrollHeight;
-    window.parent.postMessage(JSON.stringify({ subject: "lti.frameResize", height: height }), "*");
-  }
-  window.addEventListener("load", resize);
-  if (window.ResizeObserver) { new ResizeObserver(resize).observe(document.body); }
+  // the frame's height goes to Canvas from frame.js, on every page
 
   function setupMethod(box) {
     var select = box.querySelector("[data-method-select]");
