@@ -243,3 +243,19 @@ def class_view(
         )
     ]
     return ClassView(comps, rows, summaries, passback, failed, hidden, stuck_days, averages)
+
+
+def course_levels(session: Session, context_id: int) -> list[dict]:
+    """The levels people pick from in forms: the scale of the course's first competency (a
+    course normally has one scale; the server checks each pick against the competency's)."""
+    first = session.scalar(
+        select(Competency)
+        .where(Competency.context_id == context_id)
+        .order_by(Competency.position, Competency.id)
+        .limit(1)
+    )
+    if first is not None and first.scale_id is not None:
+        row = session.get(Scale, first.scale_id)
+        if row is not None:
+            return list(row.levels)
+    return list(DEFAULT_LEVELS)

@@ -21,7 +21,7 @@ from lti_tool.models.mastery import AuditEntry, Competency, Goal, Override, Scal
 from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
-from lti_tool.services.class_view import class_view
+from lti_tool.services.class_view import class_view, course_levels
 from lti_tool.services.course_model import DEFAULT_LEVELS, engine_scale
 from lti_tool.services.evidence import add_rating
 from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
@@ -115,13 +115,8 @@ def _student(user_id: int) -> User:
     return user
 
 
-def _level_names(scale_id: int | None) -> list[str]:
-    db = runtime().db()
-    levels = DEFAULT_LEVELS
-    if scale_id is not None:
-        scale = db.get(Scale, scale_id)
-        if scale is not None and scale.context_id == g.context.id:
-            levels = scale.levels
+def _level_names(_scale_id: int | None = None) -> list[str]:
+    levels = course_levels(runtime().db(), g.context.id)
     return [lv["name"] for lv in sorted(levels, key=lambda lv: -lv["points"])]
 
 

@@ -10,12 +10,11 @@ from werkzeug.wrappers import Response
 
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
-from lti_tool.models.mastery import Competency, Goal, Scale
+from lti_tool.models.mastery import Competency, Goal
 from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
-from lti_tool.services.class_view import levels_css
-from lti_tool.services.course_model import DEFAULT_LEVELS
+from lti_tool.services.class_view import course_levels, levels_css
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import membership, requires
 
@@ -61,9 +60,7 @@ def path(launch_id: str) -> str:
 
 def _levels(context_id: int) -> tuple[list[str], str]:
     """Level names for the goal form: the course's scale if it has one, else the default."""
-    db = runtime().db()
-    scale = db.scalar(select(Scale).where(Scale.context_id == context_id).limit(1))
-    levels = scale.levels if scale is not None else DEFAULT_LEVELS
+    levels = course_levels(runtime().db(), context_id)
     names = [lv["name"] for lv in sorted(levels, key=lambda lv: -lv["points"]) if lv["points"] > 0]
     mastery = next((lv["name"] for lv in levels if lv.get("mastery")), names[0] if names else "")
     return names, mastery

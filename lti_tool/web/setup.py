@@ -374,11 +374,24 @@ def _methods_page(status: int = 200, **kw: Any) -> tuple[str, int]:
     comps = svc.competencies(db, g.context.id)
     doc = kw.pop("method_doc", None) or svc.course_default_method(comps)
     series, series_error = svc.parse_series(request.values.get("series"))
-    scale = svc.default_scale()
+    scale = svc.scale_of(db, comps[0]) if comps else svc.default_scale()
+    used = {c.scale_id for c in comps}
+    current_scale = next(
+        (
+            key
+            for key, (name, _levels) in svc.SCALE_PRESETS.items()
+            if used == {svc.preset_scale_id(db, g.context.id, key)}
+        ),
+        None,
+    )
     return _render(
         "setup/methods.html",
         status,
         comps=comps,
+        scale=scale,
+        presets=svc.SCALE_PRESETS,
+        current_scale=current_scale,
+        scale_error=kw.pop("scale_error", ""),
         method_doc=doc,
         method_label=svc.method_label,
         example=svc.example(doc, scale, series),
@@ -410,6 +423,25 @@ def set_default_method(launch_id: str) -> Page:
         "course method changed",
         f"Every competency ({len(comps)}) now uses {svc.method_label(doc)}.",
         ".methods",
+    )
+
+
+@bp.post("/c/<launch_id>/setup/scale")
+@requires(TEACHER)
+def set_scale(launch_id: str) -> Page:
+    """One scale for the whole course, picked from the presets."""
+    key = request.form.get("preset", "")
+    if key not in svc.SCALE_PRESETS:
+        return _methods_page(422, scale_error="Pick one of the scales.")
+    db = runtime().db()
+    svc.use_scale_preset(db, g.context.id, key)
+    problem = svc.check(db, g.context.id)
+    if problem:
+        db.rollback()
+        return _methods_page(422, scale_error=problem)
+    name = svc.SCALE_PRESETS[key][0]
+    return _changed(
+        "course scale changed", f"Every competency now uses the scale {name}.", ".methods"
     )
 
 
