@@ -204,7 +204,7 @@ def _check(
     if not rows and not problems:
         problems.append(make(1, None, "the file has no competencies"))
     seen: dict[str, int] = {}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: r.line):  # "already at" names the earlier one
         if not r.code:
             problems.append(make(r.line, columns["code"], "empty: every competency needs a code"))
         elif len(r.code) > MAX_CODE:
@@ -451,14 +451,15 @@ def _case(text: str, existing: Mapping[str, str | None]) -> list[Row]:
         children.setdefault(parent.get(ident), []).append(ident)
     ordered: list[str] = []
     visited: set[str] = set()
-    stack = sorted(children.get(None, []), key=sort_key, reverse=True)
+    # Popped from the end: reversed after a stable sort, so ties keep the file's order.
+    stack = sorted(children.get(None, []), key=sort_key)[::-1]
     while stack:
         ident = stack.pop()
         if ident in visited:
             continue
         visited.add(ident)
         ordered.append(ident)
-        stack.extend(sorted(children.get(ident, []), key=sort_key, reverse=True))
+        stack.extend(sorted(children.get(ident, []), key=sort_key)[::-1])
     # What the tree does not reach (a circle of parents) still goes through the checks.
     ordered += [i for i in rows_by_id if i not in visited]
 
