@@ -21,6 +21,7 @@ from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
 from lti_tool.services import competency_import as csv_import
+from lti_tool.services import framework_formats as formats
 from lti_tool.services import setup_course as svc
 from lti_tool.services import setup_rules as rules
 from lti_tool.web.binding import requires
@@ -185,12 +186,13 @@ def import_competencies(launch_id: str) -> Page:
     by_id = {c.id: c for c in comps}
     existing = {c.code: (by_id[c.parent_id].code if c.parent_id in by_id else None) for c in comps}
     upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        data = upload.read()
+    else:
+        data = (request.form.get("csv_text") or "").encode("utf-8")
     try:
-        if upload is not None and upload.filename:
-            text = csv_import.decode(upload.read())
-        else:
-            text = request.form.get("csv_text") or ""
-        rows = csv_import.parse(text, existing)
+        # The format comes from the content: a plain CSV, Canvas outcomes, Moodle or CASE.
+        fmt, rows = formats.parse_any(data, existing)
     except csv_import.ImportRefused as refused:
         return _competency_page(
             422, problems=[str(p) for p in refused.problems], csv_text=request.form.get("csv_text")
@@ -228,9 +230,10 @@ def import_competencies(launch_id: str) -> Page:
     if problem:
         db.rollback()
         return _competency_page(422, problems=[f"Nothing was imported: {problem}"])
+    source = "" if fmt == formats.PLAIN else f" from a {fmt}"
     return _changed(
         "competencies imported",
-        f"Imported {len(rows)} competencies: {added} added, {updated} updated.",
+        f"Imported {len(rows)} competencies{source}: {added} added, {updated} updated.",
         ".competencies",
     )
 
