@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, time
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -17,13 +16,12 @@ from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.jobs.passback import retry_failed
 from lti_tool.lti.roles import STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
-from lti_tool.models.mastery import AuditEntry, Competency, Goal, Override, Scale
-from lti_tool.models.modules import Module
-from lti_tool.models.types import utcnow
+from lti_tool.models.mastery import AuditEntry, Competency, Override, Scale
 from lti_tool.runtime import runtime
 from lti_tool.services.class_view import class_view, course_levels
 from lti_tool.services.course_model import DEFAULT_LEVELS, engine_scale
 from lti_tool.services.evidence import add_rating
+from lti_tool.services.goals import GoalError, add_goal, goal_levels
 from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.recompute import recompute_course
@@ -64,7 +62,7 @@ def index(launch_id: str) -> str:
         launch_id=launch_id,
         notice=request.args.get("notice", ""),
         problem=request.args.get("problem", ""),
-        levels=_level_names(None),
+        levels=_level_names(),
     )
 
 
@@ -115,7 +113,8 @@ def _student(user_id: int) -> User:
     return user
 
 
-def _level_names(_scale_id: int | None = None) -> list[str]:
+def _level_names() -> list[str]:
+    """Every level of the course's scale, highest first: what a rating picks from."""
     levels = course_levels(runtime().db(), g.context.id)
     return [lv["name"] for lv in sorted(levels, key=lambda lv: -lv["points"])]
 
@@ -160,7 +159,8 @@ def _student_page(launch_id: str, user: User, problem: str = "", status: int = 2
         overrides=overrides,
         kinds=KINDS,
         launch_id=launch_id,
-        levels=_level_names(None),
+        levels=_level_names(),
+        goal_levels=goal_levels(db, g.context.id),
         notice=request.args.get("notice", ""),
         problem=problem,
         form=request.form if problem else {},
@@ -304,33 +304,20 @@ def quick_ratings(launch_id: str) -> Response:
 def suggest_goal(launch_id: str, user_id: int):
     """A goal the teacher suggests: the student sees it on their profile, marked as such."""
     user = _student(user_id)
-    db = runtime().db()
-    goal = Goal(context_id=g.context.id, user_id=user.id, set_by_user_id=g.user.id)
-    kind, _, raw = request.form.get("target", "").partition(":")
-    if kind == "competency" and raw.isdigit():
-        comp = db.get(Competency, int(raw))
-        if comp is None or comp.context_id != g.context.id:
-            return _student_page(launch_id, user, "Choose a competency of this course.", 400)
-        goal.competency_id = comp.id
-        goal.level = request.form.get("level") or None
-    elif kind == "module" and raw.isdigit():
-        module = db.get(Module, int(raw))
-        if module is None or module.context_id != g.context.id:
-            return _student_page(launch_id, user, "Choose a module of this course.", 400)
-        goal.module_id = module.id
-    else:
-        return _student_page(launch_id, user, "Choose what the goal is about.", 400)
-    due = request.form.get("due", "").strip()
-    if due:
-        try:
-            goal.due = datetime.combine(
-                datetime.strptime(due, "%Y-%m-%d").date(), time(23, 59), UTC
-            )
-        except ValueError:
-            return _student_page(launch_id, user, f"{due!r} is not a date like 2026-12-31.", 400)
-    goal.note = request.form.get("note", "").strip()[:500]
-    goal.created_at = utcnow()
-    db.add(goal)
+    form = request.form
+    try:
+        add_goal(
+            runtime().db(),
+            g.context.id,
+            user.id,
+            g.user.id,
+            form.get("target", ""),
+            form.get("level", ""),
+            form.get("due", ""),
+            form.get("note", ""),
+        )
+    except GoalError as exc:
+        return _student_page(launch_id, user, str(exc), 400)
     return _back(launch_id, user.id, "Goal suggested: the student sees it on their profile.")
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import delete, select
 from werkzeug.wrappers import Response
 
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
-from lti_tool.models.mastery import Competency, Goal
-from lti_tool.models.modules import Module
-from lti_tool.models.types import utcnow
+from lti_tool.models.mastery import Goal
 from lti_tool.runtime import runtime
-from lti_tool.services.class_view import course_levels, levels_css
+from lti_tool.services.class_view import levels_css
+from lti_tool.services.goals import GoalError, goal_levels
+from lti_tool.services.goals import add_goal as add_goal_row
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import membership, requires
 
@@ -58,17 +56,9 @@ def path(launch_id: str) -> str:
     )
 
 
-def _levels(context_id: int) -> tuple[list[str], str]:
-    """Level names for the goal form: the course's scale if it has one, else the default."""
-    levels = course_levels(runtime().db(), context_id)
-    names = [lv["name"] for lv in sorted(levels, key=lambda lv: -lv["points"]) if lv["points"] > 0]
-    mastery = next((lv["name"] for lv in levels if lv.get("mastery")), names[0] if names else "")
-    return names, mastery
-
-
 def _profile(launch_id: str, error: str = "", status: int = 200) -> tuple[str, int]:
     view = student_view(runtime().db(), g.context.id, g.user.id)
-    names, mastery_level = _levels(g.context.id)
+    names, mastery_level = goal_levels(runtime().db(), g.context.id)
     page = render_template(
         "learner/profile.html",
         context=g.context,
@@ -96,37 +86,20 @@ def profile(launch_id: str) -> tuple[str, int]:
 @requires(STUDENT)
 def add_goal(launch_id: str) -> Response | tuple[str, int]:
     """A student's own goal: a competency level or a module, optionally by a date."""
-    db = runtime().db()
-    kind, _, raw_id = request.form.get("target", "").partition(":")
-    goal = Goal(
-        context_id=g.context.id, user_id=g.user.id, set_by_user_id=g.user.id, created_at=utcnow()
-    )
-    if kind == "competency" and raw_id.isdigit():
-        comp = db.get(Competency, int(raw_id))
-        if comp is None or comp.context_id != g.context.id:
-            return _profile(launch_id, "That competency is not in this course.", 400)
-        names, _ = _levels(g.context.id)
-        level = request.form.get("level", "")
-        if level not in names:
-            return _profile(launch_id, f"Choose a level from the list ({', '.join(names)}).", 400)
-        goal.competency_id, goal.level = comp.id, level
-    elif kind == "module" and raw_id.isdigit():
-        module = db.get(Module, int(raw_id))
-        if module is None or module.context_id != g.context.id:
-            return _profile(launch_id, "That module is not in this course.", 400)
-        goal.module_id = module.id
-    else:
-        return _profile(launch_id, "Choose what the goal is about.", 400)
-    due = request.form.get("due", "").strip()
-    if due:
-        try:
-            goal.due = datetime.combine(
-                datetime.strptime(due, "%Y-%m-%d").date(), time(23, 59), UTC
-            )
-        except ValueError:
-            return _profile(launch_id, f"The date {due!r} is not a date like 2026-12-31.", 400)
-    goal.note = request.form.get("note", "").strip()[:500]
-    db.add(goal)
+    form = request.form
+    try:
+        add_goal_row(
+            runtime().db(),
+            g.context.id,
+            g.user.id,
+            g.user.id,
+            form.get("target", ""),
+            form.get("level", ""),
+            form.get("due", ""),
+            form.get("note", ""),
+        )
+    except GoalError as exc:
+        return _profile(launch_id, str(exc), 400)
     return redirect(url_for("learner.profile", launch_id=launch_id, saved="Goal added."))
 
 

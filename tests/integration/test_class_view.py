@@ -212,3 +212,26 @@ def test_class_urls_refuse_a_student(live_server) -> None:
 def test_level_text_is_readable_on_its_colour() -> None:
     assert text_colour("#FAB901") == "#1b1b1b"  # Near Mastery yellow: dark text
     assert text_colour("#0374B5") == "#ffffff"
+
+
+def test_teacher_suggests_a_goal_the_student_sees(live_server) -> None:
+    rt = live_server.rt
+    setup_course(live_server, "canvas")
+    browser, base = _teacher_launch(live_server, "canvas")
+    origin = base.split("/c/")[0]
+    ava, module_id = _ids(rt, "Ava Adams")
+    page = browser.get(f"{base}/class/students/{ava}")
+    form = _form(page.text, "/goal")
+    bad = browser.post(
+        origin + form["action"],
+        {**form["fields"], "target": f"module:{module_id}", "due": "soon"},
+    )
+    assert bad.status_code == 400 and "is not a date like 2026-12-31" in bad.text
+    done = browser.post(
+        origin + form["action"],
+        {**form["fields"], "target": f"module:{module_id}", "due": "2026-12-18"},
+    )
+    assert "Goal suggested" in _text(done.text)
+    student, student_base = _launch(live_server, "canvas", "Ava Adams")
+    profile = _text(student.get(f"{student_base}/profile").text)
+    assert "Complete Adding fractions" in profile and "Suggested by your teacher" in profile
