@@ -233,11 +233,16 @@ def load_facts(
 
 
 def evaluate(
-    session: Session, context_id: int, now: datetime, only: Collection[int] | None = None
+    session: Session,
+    context_id: int,
+    now: datetime,
+    only: Collection[int] | None = None,
+    snapshot: CourseSnapshot | None = None,
 ) -> tuple[CourseSnapshot, Any]:
     """The course's state; with `only`, just those students' (the incremental update after new
-    evidence: a student's mastery and unlocks depend on their own facts alone)."""
-    snapshot = load_model(session, context_id)
+    evidence: a student's mastery and unlocks depend on their own facts alone). A caller that
+    already loaded the course passes its `snapshot`."""
+    snapshot = snapshot or load_model(session, context_id)
     if only is not None:
         keep = {str(u) for u in only}
         snapshot = replace(snapshot, students=tuple(s for s in snapshot.students if s in keep))

@@ -23,7 +23,7 @@ from lti_tool.models.course import Context, Membership
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
 from lti_tool.models.types import utcnow
-from lti_tool.services.course_model import evaluate
+from lti_tool.services.course_model import evaluate, load_model
 
 
 @dataclass
@@ -131,6 +131,9 @@ def recompute_course(
     whole, so a date that passed opens modules for everyone."""
     now = now or utcnow()
     lock_course(session, context_id)
+    snapshot = load_model(session, context_id)
+    if only is not None and snapshot.model.affected_modules([TIME]):
+        only = None
     if only is not None:
         # ...and the students never evaluated yet (new on the roster), so every student
         # has stored states from their first sync on (the class view's "stuck" reads them).
@@ -145,12 +148,7 @@ def recompute_course(
                 )
             )
         )
-        snapshot, state = evaluate(session, context_id, now, only)
-        if snapshot.model.affected_modules([TIME]):
-            only = None
-            snapshot, state = evaluate(session, context_id, now)
-    else:
-        snapshot, state = evaluate(session, context_id, now)
+    snapshot, state = evaluate(session, context_id, now, only, snapshot)
     causes = student_causes or {}
 
     def mine(column: Any) -> Any:

@@ -112,9 +112,6 @@ class StudentView:
     competencies: list[CompetencyLine] = field(default_factory=list)
     goals: list[GoalLine] = field(default_factory=list)
 
-    def module(self, module_id: int) -> ModuleLine | None:
-        return next((m for m in self.modules if m.id == module_id), None)
-
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for m in self.modules:
@@ -149,11 +146,24 @@ def student_view(
     return view
 
 
-def _modules(snapshot: CourseSnapshot, state: Any, student: str) -> list[ModuleLine]:
+def module_line(
+    session: Session, context_id: int, user_id: int, module_id: int, now: datetime | None = None
+) -> ModuleLine | None:
+    """One module's state and reasons for one student: what opening a module costs."""
+    snapshot, state = evaluate_student(session, context_id, user_id, now or utcnow())
+    found = _modules(snapshot, state, str(user_id), only=str(module_id))
+    return found[0] if found else None
+
+
+def _modules(
+    snapshot: CourseSnapshot, state: Any, student: str, only: str | None = None
+) -> list[ModuleLine]:
     titles = {key: row.title for key, row in snapshot.modules.items()}
     status_of = {key: state.module_status(student, key) for key in snapshot.modules}
     lines = []
     for key, row in snapshot.modules.items():
+        if only is not None and key != only:
+            continue
         why = engine.explain(state, student, key)
         status = why.status
         options = tuple(

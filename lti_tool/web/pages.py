@@ -16,7 +16,7 @@ from lti_tool.models.modules import Module
 from lti_tool.runtime import runtime
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import RosterUnavailable, sync_roster
-from lti_tool.services.student_view import student_view
+from lti_tool.services.student_view import module_line
 from lti_tool.web.binding import ALL_ROLES, membership, requires
 
 bp = Blueprint("pages", __name__)
@@ -56,7 +56,7 @@ def module(launch_id: str, module_id: int) -> tuple[str, int]:
     if found is None or found.context_id != g.context.id:
         abort(404)
     if g.binding.role == STUDENT:
-        line = student_view(db, g.context.id, g.user.id).module(found.id)
+        line = module_line(db, g.context.id, g.user.id, found.id)
         if line is not None and not line.is_open:
             page = render_template(
                 "learner/locked.html", context=g.context, m=line, launch_id=launch_id
