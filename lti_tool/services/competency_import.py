@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 REQUIRED = ("code", "title", "parent")
@@ -120,32 +120,35 @@ def parse(text: str, existing: Mapping[str, str | None]) -> list[Row]:
     if not rows and not problems:
         problems.append(Problem(1, None, "the file has a header but no competencies"))
     parent_of = {**existing, **{r.code: r.parent for r in rows if seen.get(r.code) == r.line}}
-    for r in rows:
-        if r.parent is None:
-            continue
-        if r.parent not in parent_of:
-            problems.append(
-                Problem(
-                    r.line,
-                    "parent",
-                    f'no competency with code "{r.parent}" in the file or the course',
-                )
-            )
-        elif r.parent == r.code:
-            problems.append(Problem(r.line, "parent", "a competency cannot be its own parent"))
-        elif _circle(r.code, parent_of):
-            problems.append(
-                Problem(
-                    r.line,
-                    "parent",
-                    f'"{r.code}" would end up inside itself: '
-                    + " → ".join(_circle(r.code, parent_of) or ()),
-                )
-            )
+    problems.extend(parent_problems(rows, parent_of))
     if problems:
         problems.sort(key=lambda p: p.line)
         raise ImportRefused(problems[:MAX_PROBLEMS])
     return rows
+
+
+def parent_problems(
+    rows: list[Row],
+    parent_of: Mapping[str, str | None],
+    column: str = "parent",
+    make: Callable[[int, str | None, str], Problem] = Problem,
+) -> list[Problem]:
+    """Every parent in the file or the course, and no competency inside itself: the same
+    checks for every format, each naming its own parent column."""
+    problems = []
+    for r in rows:
+        if r.parent is None:
+            continue
+        if r.parent not in parent_of:
+            missing = f'no competency with code "{r.parent}" in the file or the course'
+            problems.append(make(r.line, column, missing))
+        elif r.parent == r.code:
+            problems.append(make(r.line, column, "a competency cannot be its own parent"))
+        elif chain := _circle(r.code, parent_of):
+            problems.append(
+                make(r.line, column, f'"{r.code}" would end up inside itself: ' + " → ".join(chain))
+            )
+    return problems
 
 
 def _circle(code: str, parent_of: Mapping[str, str | None]) -> list[str] | None:

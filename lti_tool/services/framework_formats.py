@@ -31,6 +31,7 @@ from lti_tool.services.competency_import import (
     Problem,
     Row,
     decode,
+    parent_problems,
     parse,
 )
 
@@ -222,29 +223,7 @@ def _check(
         if not r.title:
             problems.append(make(r.line, columns["title"], "empty: every competency needs a title"))
     parent_of = {**existing, **{r.code: r.parent for r in rows if seen.get(r.code) == r.line}}
-    for r in rows:
-        if r.parent is None:
-            continue
-        if r.parent not in parent_of:
-            problems.append(
-                make(
-                    r.line,
-                    columns["parent"],
-                    f'no competency with code "{r.parent}" in the file or the course',
-                )
-            )
-        elif r.parent == r.code:
-            problems.append(
-                make(r.line, columns["parent"], "a competency cannot be its own parent")
-            )
-        elif chain := _circle(r.code, parent_of):
-            problems.append(
-                make(
-                    r.line,
-                    columns["parent"],
-                    f'"{r.code}" would end up inside itself: ' + " → ".join(chain),
-                )
-            )
+    problems.extend(parent_problems(rows, parent_of, columns["parent"], make))
     if problems:
         problems.sort(key=lambda p: p.line)
         raise ImportRefused(problems[:MAX_PROBLEMS])
@@ -253,16 +232,6 @@ def _check(
 
 def _where(make: Callable[..., Problem], line: int) -> str:
     return f"item {line}" if make is ItemProblem else f"line {line}"
-
-
-def _circle(code: str, parent_of: Mapping[str, str | None]) -> list[str] | None:
-    chain, current = [code], parent_of.get(code)
-    while current is not None and len(chain) <= len(parent_of):
-        chain.append(current)
-        if current == code:
-            return chain
-        current = parent_of.get(current)
-    return None
 
 
 # -- Canvas outcomes CSV ---------------------------------------------------------------------------
