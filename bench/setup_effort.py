@@ -188,38 +188,22 @@ def set_up_course(
 @contextmanager
 def serve() -> Iterator[tuple[Any, str, int]]:
     """The tool and the sandbox on a free port (tool 127.0.0.1, LMS localhost), SQLite."""
-    import socket
 
     from werkzeug.serving import make_server
 
     from lti_tool import migrate
-    from lti_tool.app import create_app
     from lti_tool.cli import prepare
     from lti_tool.db import make_engine
     from lti_tool.sandbox.seed import seed_demo
-    from lti_tool.settings import load_settings
+    from tests.conftest import free_port, make_app
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     url = f"sqlite:///{tempfile.mkdtemp(prefix='setup-effort-')}/bench.db"
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    settings = load_settings(
-        environ={},
-        overrides={
-            "environment": "test",
-            "sandbox_enabled": True,
-            "base_url": f"http://127.0.0.1:{port}",
-            "sandbox_base_url": f"http://localhost:{port}",
-            "roster_max_age_seconds": 0,
-            "log_level": "ERROR",
-            "database_url": url,
-        },
-    )
-    app = create_app(settings)
+    app = make_app(url, port, log_level="ERROR")  # the tests' app: tool 127.0.0.1, LMS localhost
     prepare(app)
     rt = app.extensions["lti_tool"]
     with rt.session_factory() as session:
