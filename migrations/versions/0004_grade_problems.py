@@ -1,0 +1,24 @@
+"""grade sync problems (issue 10 item 9)
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-03 07:45:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision: str = '0004'
+down_revision: str | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
