@@ -73,3 +73,13 @@ def test_config_pages(live_server) -> None:
         "link_selection": "LtiDeepLinkingRequest",
         "assignment_selection": "LtiDeepLinkingRequest",
     }
+
+
+def test_moodle_steps_say_delegate_grades_to_the_teacher(live_server) -> None:
+    """With "Always", Moodle gives every deep-linked module a 100-point column (course total 220)."""
+    page = requests.get(f"{live_server.tool_url}/lti/config", timeout=5).text
+    assert "Accept grades from the tool: Delegate to teacher" in page
+    assert "Accept grades from the tool: Always" not in page
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    moodle_steps = readme.split("**Moodle**", 1)[1].split("**Canvas**", 1)[0]
+    assert 'accept grades from the tool "Delegate to teacher"' in " ".join(moodle_steps.split())
