@@ -78,7 +78,7 @@ def export(launch_id: str) -> Response:
     for c in view.competencies:
         head += [f"{c.code} score", f"{c.code} level"]
     head += [m.title for m in view.modules]
-    writer.writerow(head)
+    writer.writerow([_safe_cell(v) for v in head])
     for row in view.students:
         line: list[object] = [row.name, row.status]
         for cell in row.cells:
@@ -93,9 +93,12 @@ def export(launch_id: str) -> Response:
     )
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's CSV injection list
+
+
 def _safe_cell(value: object) -> object:
-    """No formula injection: a name starting with = + - @ opens as text in a spreadsheet."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    """No formula injection: any text cell starting a formula opens as text in a spreadsheet."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
 
