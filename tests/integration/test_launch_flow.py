@@ -85,3 +85,25 @@ def test_pages_may_be_framed_only_by_the_launching_lms(live_server, slug: str) -
     ancestors = csp.split("frame-ancestors ", 1)[1].split(";", 1)[0].split()
     assert live_server.platform_url in ancestors
     assert "https:" not in ancestors and "*" not in ancestors
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [
+        ["http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#Instructor"],
+        ["urn:lti:role:ims/lis/Learner/Instructor"],
+    ],
+)
+def test_learner_sub_role_instructor_lands_on_the_student_page(live_server, roles) -> None:
+    """A learner who leads a group (`Learner#Instructor`) is a learner: the path, not the
+    teacher's course home, and the teacher's pages answer 403."""
+    from tests.integration.test_launch_refusals import LTI, Forger
+
+    f = Forger(live_server)
+    page = f.launch(lambda c: c.__setitem__(LTI + "roles", roles))
+    assert page.status_code == 200, page.text[:600]
+    assert page.url.endswith("/path") and "<h1>Your path</h1>" in page.text
+    refused = f.browser.get(page.url.rsplit("/", 1)[0] + "/home")
+    assert refused.status_code == 403
+    with live_server.rt.session_factory() as s:
+        assert s.scalar(select(Membership.role)) == "student"
