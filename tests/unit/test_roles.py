@@ -91,7 +91,15 @@ INSTITUTION_ROLES = [
     "Observer",
     "ProspectiveStudent",
 ]
-SYSTEM_ROLES = ["Administrator", "None", "AccountAdmin", "Creator", "SysAdmin", "SysSupport", "User"]
+SYSTEM_ROLES = [
+    "Administrator",
+    "None",
+    "AccountAdmin",
+    "Creator",
+    "SysAdmin",
+    "SysSupport",
+    "User",
+]
 # Administrators of the institution or the system manage every course (shared/platforms/
 # security.md); every other institution or system role says nothing about this course.
 ADMINS = {"Administrator", "SysAdmin"}
