@@ -23,3 +23,10 @@ def set_tool_cookie(
         samesite="None",
         partitioned=True,
     )
+
+
+def delete_tool_cookie(response: Response, name: str, path: str = "/") -> None:
+    """Delete with the attributes that set it: a browser keeps a partitioned cookie otherwise."""
+    response.delete_cookie(
+        name, path=path, secure=True, httponly=True, samesite="None", partitioned=True
+    )

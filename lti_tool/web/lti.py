@@ -6,34 +6,47 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from lti_tool import keys
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import DEEP_LINKING_REQUEST, DL, LTI, validate_launch
-from lti_tool.lti.login import start_login
+from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
 from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
 from lti_tool.services.launches import record_launch
 from lti_tool.web.binding import bind
-from lti_tool.web.cookies import set_tool_cookie
+from lti_tool.web.cookies import delete_tool_cookie, set_tool_cookie
 
 log = logging.getLogger("lti_tool.launch")
 bp = Blueprint("lti", __name__)
 
 
 @bp.errorhandler(LaunchError)
-def refused(exc: LaunchError) -> tuple[str, int]:
+def refused(exc: LaunchError) -> Response:
     log.warning(
         "refused %s %s from %s: %s", request.method, request.path, request.remote_addr, exc.reason
     )
-    return (
+    response = make_response(
         render_template(
             "error.html", title=exc.title, explanation=exc.explanation, status=exc.status
         ),
         exc.status,
     )
+    state = request.form.get("state", "") if request.path == "/lti/launch" else ""
+    if state and STATE_COOKIE_PREFIX + state in request.cookies:
+        delete_tool_cookie(response, STATE_COOKIE_PREFIX + state, path="/lti/")
+    return response
 
 
 @bp.route("/lti/login", methods=["GET", "POST"])
@@ -81,7 +94,7 @@ def launch() -> Response:
         valid.registration_uuid,
     )
     response = redirect(url_for("pages.landing", launch_id=launch_id), code=303)
-    response.delete_cookie(f"lti_tool_state_{request.form['state']}", path="/lti/")
+    delete_tool_cookie(response, STATE_COOKIE_PREFIX + request.form["state"], path="/lti/")
     return response
 
 
