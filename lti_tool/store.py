@@ -45,6 +45,26 @@ _TAKE = (
 )
 _DELETE = delete(StoreEntry).where(StoreEntry.key == bindparam("key"))
 
+# Each write also deletes up to this many expired rows, oldest first: far more than one per
+# write, so expired rows cannot pile up however many logins arrive (the next ordinary login
+# clears a flood's), and a bound, so a write stays cheap on a table that grew before this
+# sweep existed. Rows locked by another transaction are left to it.
+SWEEP_ON_WRITE = 1000
+
+
+def _sweep_statement(limit: int | None) -> Any:
+    expired = (
+        select(StoreEntry.key)
+        .where(StoreEntry.expires_at <= bindparam("now"))
+        .order_by(StoreEntry.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return delete(StoreEntry).where(StoreEntry.key.in_(expired.scalar_subquery()))
+
+
+_SWEEP_SOME = _sweep_statement(SWEEP_ON_WRITE)
+
 
 def _upsert_statement(dialect: str) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -85,12 +105,14 @@ class DatabaseStore:
 
     def put(self, key: str, value: Any, ttl: int) -> None:
         conn = self._session.connection()
+        now = int(self._clock())
+        conn.execute(_SWEEP_SOME, {"now": now})
         conn.execute(
             _PUT[conn.dialect.name],
             {
                 "key": key,
                 "value": json.dumps(value, separators=(",", ":")),
-                "expires": int(self._clock()) + ttl,
+                "expires": now + ttl,
             },
         )
 
@@ -125,12 +147,17 @@ class DatabaseStore:
         ).first()
         return row is not None
 
-    def sweep(self) -> int:
-        """Delete expired rows; run from the CLI or a scheduled job."""
-        result = self._session.execute(
-            delete(StoreEntry).where(StoreEntry.expires_at <= int(self._clock()))
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    def sweep(self, batch: int = 10_000) -> int:
+        """Delete every expired row, in batches so no transaction grows huge; the worker tick
+        and `lti-tool store sweep` run it. Returns how many rows went."""
+        statement = _sweep_statement(batch)
+        total = 0
+        while True:
+            result = self._session.execute(statement, {"now": int(self._clock())})
+            deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            total += deleted
+            if deleted < batch:
+                return total
 
 
 class RedisStore:

@@ -95,3 +95,29 @@ def test_add_is_a_lock_with_expiry(database_url: str, redis_client) -> None:
         assert stores[0].add("t:lock", 3, ttl=10) is True
         s.commit()
     engine.dispose()
+
+
+def test_a_write_sweeps_expired_rows_a_bounded_number_at_a_time(database_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from lti_tool.models.store import StoreEntry
+    from lti_tool.store import SWEEP_ON_WRITE
+
+    engine = make_engine(database_url)
+    now = [3_000_000.0]
+    with Session(engine) as s:
+        s.execute(StoreEntry.__table__.delete())
+        store = DatabaseStore(s, clock=lambda: now[0])
+        for i in range(SWEEP_ON_WRITE + 5):
+            store.put(f"old:{i}", i, ttl=10)
+        store.put("live", 1, ttl=1000)
+        now[0] += 11
+        store.put("new:1", 1, ttl=10)  # sweeps at most SWEEP_ON_WRITE of the expired rows
+        assert s.scalar(select(func.count()).select_from(StoreEntry)) == 5 + 2
+        store.put("new:2", 1, ttl=10)  # and the rest
+        assert sorted(s.scalars(select(StoreEntry.key))) == ["live", "new:1", "new:2"]
+        now[0] += 11
+        assert store.sweep() == 2
+        assert list(s.scalars(select(StoreEntry.key))) == ["live"]
+        s.rollback()
+    engine.dispose()
