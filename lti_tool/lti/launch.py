@@ -195,7 +195,8 @@ def validate_launch(
         ) from None
     if key is None:
         raise _untrusted(
-            f"kid {kid!r} is not in the platform's key set {key_set_url} (after a refetch)"
+            f"kid {kid!r} is not in the platform's key set {key_set_url} "
+            "(the key cache's log line says whether it was refetched)"
         )
     try:
         claims: dict[str, Any] = jwt.decode(

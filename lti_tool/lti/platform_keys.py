@@ -1,8 +1,9 @@
 """Platform public keys: the JWKS cached with a TTL, refetched once on an unknown `kid`.
 
 Platforms rotate keys (Canvas publishes past, present and future ones), so an unknown kid
-triggers one refetch; refetches of one URL are spaced by a minimum interval so a flood of
-forged kids cannot turn the tool into a hammer on the platform.
+triggers one refetch; refetches for unknown kids of one URL are spaced by a minimum interval
+(counted from the last such refetch, not from the scheduled download) so a flood of forged
+kids cannot turn the tool into a hammer on the platform.
 """
 
 from __future__ import annotations
@@ -48,21 +49,44 @@ class PlatformKeys:
         # url -> (fetched_at, {kid: key object})
         self._sets: dict[str, tuple[float, dict[str, Any]]] = {}
         self._parsed: dict[str, Any] = {}
+        # url -> when an unknown kid last caused a refetch
+        self._refetched: dict[str, float] = {}
 
     def key_for(self, url: str, kid: str) -> Any | None:
         """The public key for `kid`, or None when the platform does not publish it."""
         now = self._clock()
         entry = self._sets.get(url)
-        if entry is None or now - entry[0] > self._ttl:
+        downloaded_now = entry is None or now - entry[0] > self._ttl
+        if downloaded_now:
             entry = self._fetch(url)
+        assert entry is not None
         key = entry[1].get(kid)
         if key is not None:
             return key
-        if now - entry[0] < self._refetch_interval:
-            log.warning("unknown kid %r for %s; refetched too recently to try again", kid, url)
+        if downloaded_now:
+            log.warning("kid %r is not in the key set of %s, downloaded just now", kid, url)
             return None
-        log.info("unknown kid %r for %s: refetching the platform's keys", kid, url)
-        return self._fetch(url)[1].get(kid)
+        # The spacing counts from the last refetch an unknown kid caused, not from any
+        # download: a platform that rotates just after our first download is not refused.
+        with self._lock:
+            last = self._refetched.get(url)
+            if last is not None and now - last < self._refetch_interval:
+                log.warning(
+                    "unknown kid %r for %s: not refetched, the key set was refetched for an "
+                    "unknown kid %.1f s ago (at most once every %s s)",
+                    kid,
+                    url,
+                    now - last,
+                    self._refetch_interval,
+                )
+                return None
+            self._refetched[url] = now
+        key = self._fetch(url)[1].get(kid)
+        if key is None:
+            log.warning("unknown kid %r for %s: refetched the key set, still not in it", kid, url)
+        else:
+            log.info("unknown kid %r for %s: refetched the key set, the kid is now known", kid, url)
+        return key
 
     def forget(self, url: str) -> None:
         with self._lock:

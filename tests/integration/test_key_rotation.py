@@ -90,3 +90,32 @@ def test_rotated_key_is_published_before_it_signs(live_server) -> None:
     with rt.session_factory() as s:
         assert keys.signing_key(s, "")[0] == old_kid
     assert _token(live_server, "moodle").token
+
+
+@pytest.mark.parametrize("settings_overrides", [{"jwks_refetch_min_interval_seconds": 5}])
+def test_rotation_right_after_the_first_download_is_picked_up(
+    live_server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refetch spacing counts from the last refetch for an unknown kid, not from any
+    download: a platform that rotates its key a second after the tool first downloaded its
+    keys is not refused (it was, for the spacing's 5 seconds), and the log says what
+    really happened."""
+    caplog.set_level("INFO", logger="lti_tool.lti.platform_keys")
+    rt = live_server.rt
+    with rt.session_factory() as s:
+        student = people(s, "moodle")["student"][0]
+        course_id, link_id = course_and_link(s, "moodle")
+    url = live_server.platform_url
+    assert launch_as(Browser(), url, "moodle", course_id, link_id, student.user_id).ok
+    with rt.session_factory() as s:
+        platform = s.scalar(select(SandboxPlatform).where(SandboxPlatform.slug == "moodle"))
+        new_kid = add_platform_key(s, platform).kid
+        s.commit()
+
+    second = Browser()
+    page = launch_as(second, url, "moodle", course_id, link_id, student.user_id)
+    assert page.status_code == 200 and "Your path" in page.text, page.text[:600]
+    assert _id_token_kid(second) == new_kid
+    said = [r.getMessage() for r in caplog.records if r.name == "lti_tool.lti.platform_keys"]
+    assert any("refetched" in m and new_kid in m and "now known" in m for m in said), said
+    assert not any("too recently" in m for m in said), said
