@@ -10,6 +10,7 @@ from typing import TypeVar
 from .errors import ConfigError
 from .evidence import OrderBy
 from .methods import DecayingAverage, Method
+from .numbers import as_float, is_number
 from .rollup import RollUp
 from .rules import Unlock
 from .scales import DEFAULT_SCALE, Scale
@@ -55,7 +56,7 @@ class LineItem:
 
     def __post_init__(self) -> None:
         m = self.max_points
-        if isinstance(m, bool) or not isinstance(m, int | float) or not math.isfinite(m) or m <= 0:
+        if not is_number(m) or m <= 0 or math.isinf(as_float(m)):
             raise ConfigError(f"line item {self.id!r}: max_points must be more than 0")
 
 

@@ -7,6 +7,7 @@ States are values: `apply` returns a new state that shares every untouched colum
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from .evidence import EMPTY_SERIES, Evidence, EvidenceRemoved, LineItemScore, Se
 from .facts import ClassFacts, Completion, GroupMembership, Override, OverrideKind, Status
 from .methods import BKT
 from .model import TIME, CourseModel, Source
+from .numbers import as_float, is_number
 from .rollup import capped_by
 from .scales import EPSILON, NO_SCORE, Level
 
@@ -226,13 +228,16 @@ def load_class(model: CourseModel, facts: ClassFacts, now: datetime) -> ClassSta
 
     comps = model.competencies
     order_by = [c.order_by for c in comps]
+    tops = [c.scale.top_points for c in comps]
     buckets: list[dict[int, list[tuple[float, str, float]]]] = [{} for _ in comps]
     for e in facts.evidence:
         ci = model.comp_index.get(e.competency)
         if ci is None:
             raise EvidenceError(f"evidence {e.id!r}: no competency {e.competency!r}")
         si = who(e.student, f"evidence {e.id!r}")
-        buckets[ci].setdefault(si, []).append((e.order_time(order_by[ci]), e.id, e.checked_score()))
+        buckets[ci].setdefault(si, []).append(
+            (e.order_time(order_by[ci]), e.id, e.points_on(tops[ci]))
+        )
     series = [
         [Series.build(b[si]) if si in b else EMPTY_SERIES for si in range(n)] for b in buckets
     ]
@@ -347,7 +352,8 @@ def apply(
         old = state.series[ci][si]
         if isinstance(change, Evidence):
             time = change.order_time(model.competencies[ci].order_by)
-            new = old.with_item(time, change.id, change.checked_score())
+            top = model.competencies[ci].scale.top_points
+            new = old.with_item(time, change.id, change.points_on(top))
         else:
             new = old.without(change.id)
         if new == old:
@@ -408,9 +414,10 @@ def _points(item: LineItemScore) -> float:
     p = item.points
     if p is None:
         return NO_SCORE
-    if isinstance(p, bool) or not isinstance(p, int | float) or not p >= 0 or p == float("inf"):
+    if not is_number(p) or p < 0:
         raise EvidenceError(f"score on {item.line_item!r}: points must be a number of at least 0")
-    return float(p)
+    # An int past the float range is simply more than any column's maximum.
+    return min(as_float(p), sys.float_info.max)
 
 
 def _module_of(model: CourseModel, module: str) -> int:

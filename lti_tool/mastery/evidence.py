@@ -7,8 +7,10 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from fractions import Fraction
 
 from .errors import EvidenceError
+from .numbers import as_float, is_number, show_number
 
 
 class OrderBy(StrEnum):
@@ -29,10 +31,14 @@ def timestamp(when: datetime, what: str = "time") -> float:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """One observed score for a student on a competency, in that competency's scale points.
+    """One observed score for a student on a competency, kept as it was observed.
 
-    `id` is stable across re-reads (e.g. the AGS result id), so a regraded item replaces the old
-    score instead of counting twice. Map grades with `Scale.from_percent`/`Scale.from_points`.
+    `score` out of `out_of` (a grade's points and its column's maximum, or a rating's points
+    and the top of the scale it was given on) is converted to the competency's scale when the
+    course is evaluated, proportionally, so a scale changed later reads it correctly. Without
+    `out_of`, `score` is already in the competency's scale points. Either way a score above the
+    top counts as the top. `id` is stable across re-reads (e.g. the AGS result id), so a
+    regraded item replaces the old score instead of counting twice.
     """
 
     id: str
@@ -41,6 +47,22 @@ class Evidence:
     score: float
     graded_at: datetime
     submitted_at: datetime | None = None
+    out_of: float | None = None
+
+    def __post_init__(self) -> None:
+        if not is_number(self.score) or self.score < 0:
+            raise EvidenceError(
+                f"evidence {self.id!r}: score must be a finite number of at least 0, "
+                f"not {_shown(self.score)}"
+            )
+        if self.out_of is not None and (not is_number(self.out_of) or self.out_of <= 0):
+            raise EvidenceError(
+                f"evidence {self.id!r}: out_of (the maximum it was scored out of) must be a "
+                f"finite number more than 0, not {_shown(self.out_of)}"
+            )
+        timestamp(self.graded_at, f"evidence {self.id!r} graded_at")
+        if self.submitted_at is not None:
+            timestamp(self.submitted_at, f"evidence {self.id!r} submitted_at")
 
     def order_time(self, order_by: OrderBy) -> float:
         """Submitted time when asked for and known, else graded time."""
@@ -48,13 +70,25 @@ class Evidence:
             return timestamp(self.submitted_at, f"evidence {self.id!r} submitted_at")
         return timestamp(self.graded_at, f"evidence {self.id!r} graded_at")
 
-    def checked_score(self) -> float:
-        score = self.score
-        if isinstance(score, bool) or not isinstance(score, int | float):
-            raise EvidenceError(f"evidence {self.id!r}: score must be a number")
-        if not math.isfinite(score) or score < 0:
-            raise EvidenceError(f"evidence {self.id!r}: score must be finite and at least 0")
-        return float(score)
+    def points_on(self, top: float) -> float:
+        """The score on a scale whose top is `top`: converted if observed out of a maximum,
+        and never above the top (extra credit tops out, as in the gradebook's percentage)."""
+        score, out_of = as_float(self.score), self.out_of
+        if out_of is not None:
+            maximum = as_float(out_of)
+            if math.isinf(score) or math.isinf(maximum):  # an int past the float range
+                ratio = min(Fraction(self.score) / Fraction(out_of), Fraction(1))
+                return float(ratio) * top
+            return min(score / maximum, 1.0) * top
+        return min(score, top)
+
+
+def _shown(value: object) -> str:
+    if is_number(value):
+        return show_number(value)  # type: ignore[arg-type]
+    if isinstance(value, float):
+        return repr(value)
+    return type(value).__name__
 
 
 @dataclass(frozen=True, slots=True)

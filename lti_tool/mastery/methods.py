@@ -16,6 +16,7 @@ from operator import mul
 from typing import Any, ClassVar
 
 from .errors import ConfigError
+from .numbers import is_number, show_number
 from .scales import Scale
 
 #: A calculator: the ordered scores (oldest first, never empty) -> a score, or None for "no score".
@@ -23,10 +24,11 @@ Calculator = Callable[[tuple[float, ...]], float | None]
 
 
 def _number(owner: str, name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_number(value):
         raise ConfigError(f"{owner}.{name}: must be a number from {low:g} to {high:g}")
+    assert isinstance(value, int | float)  # for the type checker: is_number said so
     if not low <= value <= high:
-        raise ConfigError(f"{owner}.{name}: {value:g} is outside {low:g}–{high:g}")
+        raise ConfigError(f"{owner}.{name}: {show_number(value)} is outside {low:g}–{high:g}")
     return float(value)
 
 

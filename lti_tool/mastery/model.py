@@ -30,7 +30,7 @@ from .rules import (
     Rule,
     leaves,
 )
-from .scales import EPSILON, NO_SCORE, round_score
+from .scales import EPSILON, NO_SCORE
 
 #: Sources of change a module can depend on: ("competency", i), ("line_item", i), ("group", i),
 #: ("module", i) for its own completion/override, and ("time", 0) for date conditions.
@@ -42,13 +42,14 @@ def score_function(comp: Competency) -> Callable[[Series], float]:
     """Series -> rounded score, or NO_SCORE when there is too little evidence."""
     calc: Calculator = comp.method.calculator(comp.scale)
     min_evidence = comp.min_evidence
+    rounded = comp.scale.rounded
 
     def score(series: Series) -> float:
         scores = series.scores
         if len(scores) < min_evidence:
             return NO_SCORE
         value = calc(scores)
-        return NO_SCORE if value is None else round_score(value)
+        return NO_SCORE if value is None else rounded(value)
 
     return score
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .errors import ConfigError
-from .scales import EPSILON, NO_SCORE, Scale, round_score
+from .numbers import as_float, is_number
+from .scales import EPSILON, NO_SCORE, Scale
 
 
 class RollUpKind(StrEnum):
@@ -39,7 +40,7 @@ class RollUp:
         for code, weight in self.weights.items():
             if isinstance(weight, bool) or not isinstance(weight, int | float):
                 raise ConfigError(f"rollup.weights[{code!r}]: must be a number")
-            if not (math.isfinite(weight) and weight > 0):
+            if not (is_number(weight) and weight > 0 and math.isfinite(as_float(weight))):
                 raise ConfigError(f"rollup.weights[{code!r}]: must be more than 0")
         if self.weights and self.kind is not RollUpKind.WEIGHTED:
             raise ConfigError("rollup.weights: only a weighted roll-up takes weights")
@@ -69,6 +70,7 @@ def combiner(
         if code in rollup.required
     )
     cap = scale.below_mastery_cap()
+    rounded = scale.rounded
     kind = rollup.kind
 
     def combine(scores: tuple[float, ...]) -> float:
@@ -85,7 +87,7 @@ def combiner(
             if scores[i] < floor:
                 value = min(value, cap)
                 break
-        return round_score(value)
+        return rounded(value)
 
     return combine
 

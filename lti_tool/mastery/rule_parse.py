@@ -16,13 +16,13 @@ The JSON shape (see `rule_schema.RULE_SCHEMA` and docs/mastery.md)::
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from .catalog import Catalog
 from .errors import RuleError
+from .numbers import as_float, is_number, show_number
 from .rules import (
     AllOf,
     AnyOf,
@@ -158,10 +158,12 @@ class _Parser:
         if isinstance(k, bool) or not isinstance(k, int):
             raise RuleError(f"{path}.k", f"must be a whole number, not {_show(k)}")
         if k < 1:
-            raise RuleError(f"{path}.k", f"must be at least 1, not {k}")
+            raise RuleError(f"{path}.k", f"must be at least 1, not {show_number(k)}")
         if k > len(conditions):
             noun = "condition" if len(conditions) == 1 else "conditions"
-            raise RuleError(f"{path}.k", f"{k} is more than the {len(conditions)} {noun}")
+            raise RuleError(
+                f"{path}.k", f"{show_number(k)} is more than the {len(conditions)} {noun}"
+            )
         return AtLeastOf(k, conditions)
 
     def module_ref(self, value: object, path: str) -> str:
@@ -219,14 +221,15 @@ class _Parser:
 
 
 def _number(value: object, path: str, low: float, high: float, unit: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_number(value):
         raise RuleError(path, f"must be a number, not {_show(value)}")
+    assert isinstance(value, int | float)  # for the type checker: is_number said so
     if value < low:
-        raise RuleError(path, f"{value:g} is below {low:g}")
+        raise RuleError(path, f"{show_number(value)} is below {low:g}")
     if value > high:
         what = f"the maximum ({high:g} {unit})" if unit else f"{high:g}"
-        raise RuleError(path, f"{value:g} is more than {what}")
-    return float(value)
+        raise RuleError(path, f"{show_number(value)} is more than {what}")
+    return as_float(value)
 
 
 def _date(value: object, path: str) -> datetime:
@@ -248,6 +251,8 @@ def _date(value: object, path: str) -> datetime:
 
 def _show(value: object) -> str:
     """A value as the teacher typed it, shortened so a message stays one line."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return show_number(value)
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):

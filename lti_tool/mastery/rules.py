@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from .errors import RuleError
+
 
 class UnlockMode(StrEnum):
     """Re-evaluated rules can lock again (a lowered grade); sticky ones, once open, stay open."""
@@ -46,6 +48,13 @@ class LineItemAtLeast:
 @dataclass(frozen=True, slots=True)
 class OnOrAfter:
     when: datetime
+
+    def __post_init__(self) -> None:
+        # A naive time would be read in the server's zone: a guess, so it is refused.
+        if not isinstance(self.when, datetime) or self.when.utcoffset() is None:
+            raise RuleError(
+                "on_or_after", f"{self.when!r} needs a time zone, e.g. 2025-03-01T00:00:00Z"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .numbers import as_float, is_number
 
 #: Internal marker for "no score yet" in score columns; scales only use points >= 0.
 NO_SCORE = -1.0
@@ -56,7 +57,11 @@ class Scale:
             names.add(level.name)
             if not _COLOUR.match(level.colour):
                 raise ConfigError(f"{where}.colour: {level.colour!r} is not a #RRGGBB colour")
-            if not math.isfinite(level.points) or level.points < 0:
+            if (
+                not is_number(level.points)
+                or level.points < 0
+                or math.isinf(as_float(level.points))
+            ):
                 raise ConfigError(f"{where}.points: must be a number of at least 0")
             if i and level.points >= levels[i - 1].points:
                 raise ConfigError(
@@ -96,6 +101,15 @@ class Scale:
             return None
         i = bisect_right(self._ascending, score + EPSILON) - 1
         return self.levels[-1 - max(i, 0)]
+
+    def rounded(self, value: float) -> float:
+        """`value` to 2 decimals, but never rounded into a level it does not reach (2.996 is not
+        Mastery at 3): the level, the mastered flag and the posted score agree with the value."""
+        level = self.level_for(value)
+        for candidate in (round_score(value), math.floor(value * 100.0) / 100.0):
+            if self.level_for(candidate) is level:
+                return candidate
+        return value
 
     def below_mastery_cap(self) -> float:
         """The score a capped parent gets: the points of the level just below mastery."""

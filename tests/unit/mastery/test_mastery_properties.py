@@ -34,6 +34,7 @@ from lti_tool.mastery import (
     LineItem,
     LineItemAtLeast,
     LineItemScore,
+    MasteryError,
     Mode,
     Module,
     ModuleCompleted,
@@ -390,6 +391,7 @@ ATOMS = (
     | st.sampled_from(
         [*CODES, "M1", "M9", "L1", "g1", "Mastery", "2025-03-01T00:00:00Z", "2025-13-01", "sticky"]
     )
+    | st.sampled_from([2**1024, -(2**1024), 10**400, 2**53 + 1, 1e308, 5e-324])
     | st.text(max_size=5)
 )
 JSON = st.recursive(
@@ -430,3 +432,87 @@ def test_random_json_text_is_refused_cleanly():
             parse_unlock(text, CATALOG)
         except RuleError:
             pass
+
+
+# Numbers of any size, as a gradebook, a database or a hostile caller may hand them over.
+ANY_NUMBER = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers()
+    | st.sampled_from([2**1024, -(2**1024), 10**400, 2**53 + 1, 1e308, 5e-324, 0, -0.0])
+)
+
+
+@st.composite
+def evidence_of_any_size(draw):
+    """(arguments, Evidence or the MasteryError its construction raised)."""
+    score = draw(ANY_NUMBER)
+    out_of = draw(st.none() | ANY_NUMBER)
+    ident = draw(st.sampled_from(["e1", "e2", "e3"]))
+    args = (ident, draw(STUDENT), draw(st.sampled_from(CODES)), score, draw(HOUR))
+    try:
+        return Evidence(*args, out_of=out_of)
+    except MasteryError as exc:
+        return exc
+
+
+def _usable(value, positive: bool) -> bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return value > 0 if positive else value >= 0
+
+
+@PROFILE
+@given(models(), st.lists(evidence_of_any_size(), max_size=12))
+def test_evidence_of_any_size_never_crashes_and_stays_on_the_scale(model, items):
+    usable = [e for e in items if isinstance(e, Evidence)]
+    for e in usable:  # a number is refused only when it cannot be used
+        assert _usable(e.score, False) and (e.out_of is None or _usable(e.out_of, True))
+    log = FactLog()
+    state = evaluate_class(model, log.facts(), log.now)
+    for e in usable:
+        state, _ = step(state, log, e)
+    full = evaluate_class(model, log.facts(state.sticky_unlocked()), log.now)
+    assert same(state, full)
+    for comp, column in zip(model.competencies, full.scores, strict=True):
+        assert all(s == -1.0 or 0.0 <= s <= comp.scale.top_points for s in column)
+
+
+@PROFILE
+@given(ANY_NUMBER, ANY_NUMBER)
+def test_a_refused_number_is_always_the_engines_error(score, out_of):
+    try:
+        Evidence("e", "s0", "A", score, T0, out_of=out_of)
+    except MasteryError:
+        assert not (_usable(score, False) and _usable(out_of, True))
+    try:
+        evaluate_class(
+            build_course([], [], LINE_ITEMS),
+            ClassFacts(("s0",), (), [LineItemScore("s0", "L1", score)]),
+            T0,
+        )
+    except MasteryError:
+        assert not _usable(score, False)
+
+
+@PROFILE
+@given(
+    st.lists(SCORES, min_size=1, max_size=12),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.floats(0.05, 0.45),
+    st.floats(0.05, 0.45),
+    st.floats(0.5, 0.99),
+)
+def test_bkt_masters_exactly_when_the_unrounded_probability_reaches_the_threshold(
+    scores, p_init, p_transit, p_guess, p_slip, mastered_at
+):
+    bkt = BKT(p_init, p_transit, p_guess, p_slip, mastered_at)
+    model = build_course([Competency("A", "A", method=bkt)], [])
+    items = [Evidence(f"e{i}", "s0", "A", s, T0 + timedelta(hours=i)) for i, s in enumerate(scores)]
+    result = evaluate_class(model, ClassFacts(("s0",), items), T0).mastery("s0", "A")
+    p = bkt.probability(tuple(float(s) for s in scores), DEFAULT_SCALE)
+    if p >= mastered_at:
+        assert result.mastered
+    if result.mastered:
+        assert p >= mastered_at - 1e-9
+    assert result.level is DEFAULT_SCALE.level_for(result.score)
