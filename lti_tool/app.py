@@ -83,7 +83,7 @@ def create_app(
     if redis_client is not None:
         from lti_tool.jobs.queue import RQQueue
 
-        rt.jobs = RQQueue(redis_client)
+        rt.jobs = RQQueue(redis_client, settings.redis_prefix)
     else:
         rt.jobs.runtime = rt
     app.extensions["lti_tool"] = rt
@@ -103,6 +103,9 @@ def create_app(
     app.register_blueprint(learner.bp)  # students and mentors: path, profile, goals
 
     if settings.sandbox_enabled:
+    from lti_tool.web.limits import init_limits
+
+    init_limits(app, settings)  # per-client limits on the LTI login and launch
         from lti_tool.sandbox.app import create_sandbox_app
 
         sandbox = create_sandbox_app(settings, rt)

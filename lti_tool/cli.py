@@ -512,16 +512,31 @@ def worker(burst: bool) -> None:
     import redis
     from rq import Worker
 
-    from lti_tool.jobs.queue import QUEUE_NAME
+@main.group()
+def store() -> None:
+    """The shared store of short-lived values (login states, caches)."""
 
+
+@store.command("sweep")
+def store_sweep() -> None:
+    """Delete the store's expired rows from the database (Redis expires its own keys)."""
+    from lti_tool.store import DatabaseStore
+
+    with _command_app() as app:
+        with _session(app) as session:
+            count = DatabaseStore(session).sweep()
+    click.echo(f"Deleted {count} expired store entries.")
+
+
+    queue_name = settings.redis_prefix
     connection = redis.Redis.from_url(settings.redis_url)
-    click.echo(f"Worker for queue {QUEUE_NAME!r} on {settings.redis_url.split('@')[-1]}.")
+    click.echo(f"Worker for queue {queue_name!r} on {settings.redis_url.split('@')[-1]}.")
     if not burst:
         from lti_tool.jobs.queue import RQQueue
 
         # Starts the periodic sync if no tick is running (the tick itself keeps one alive).
-        RQQueue(connection).enqueue("tick")
-    Worker([QUEUE_NAME], connection=connection).work(burst=burst, with_scheduler=not burst)
+        RQQueue(connection, queue_name).enqueue("tick")
+    Worker([queue_name], connection=connection).work(burst=burst, with_scheduler=not burst)
 
 
 # -- sandbox ----------------------------------------------------------------------------------

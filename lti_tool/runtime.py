@@ -50,7 +50,7 @@ class Runtime:
     def short_store(self) -> Iterator[SharedStore]:
         """A store in its own transaction, committed on exit (for caches written mid-work)."""
         if self.redis is not None:
-            yield RedisStore(self.redis)
+            yield RedisStore(self.redis, self.settings.redis_prefix + ":")
             return
         with self.session_factory() as session:
             yield DatabaseStore(session)
@@ -58,7 +58,7 @@ class Runtime:
 
     def store(self) -> SharedStore:
         if self.redis is not None:
-            return RedisStore(self.redis)
+            return RedisStore(self.redis, self.settings.redis_prefix + ":")
         return DatabaseStore(self.db())
 
 

@@ -49,6 +49,11 @@ class Settings:
     sandbox_enabled: bool = False
     sandbox_base_url: str = "http://localhost:5000"
     log_level: str = "INFO"
+    # Per-client limits on the unauthenticated LTI endpoints ("" turns one off).
+    rate_limit_login: str = "300/minute"
+    rate_limit_launch: str = "300/minute"
+    # Prefix of every Redis key and the RQ queue name: deployments may share one Redis.
+    redis_prefix: str = "lti_tool"
     # Secrets: environment only.
     secret_key: str = field(default="", repr=False)
     database_url: str = field(default="", repr=False)
@@ -152,6 +157,20 @@ def _check_url(name: str, value: str) -> None:
         raise SettingsError(f"{name}: must not have a query or fragment: {value!r}")
 
 
+def _check_rate_limit(name: str, value: str) -> None:
+    if not value:
+        return
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise SettingsError(
+            f"{name}: expected a rate such as '300/minute' or '10/second;300/minute' "
+            f"(or empty for none), got {value!r}"
+        ) from None
+
+
 def _validated(s: Settings) -> Settings:
     if s.environment not in ENVIRONMENTS:
         raise SettingsError(
@@ -200,6 +219,12 @@ def _validated(s: Settings) -> Settings:
     ):
         if getattr(s, name) < 0:
             raise SettingsError(f"{name}: must not be negative, got {getattr(s, name)}")
+    for name in ("rate_limit_login", "rate_limit_launch"):
+        _check_rate_limit(name, getattr(s, name))
+    if not s.redis_prefix or not s.redis_prefix.replace("_", "").replace("-", "").isalnum():
+        raise SettingsError(
+            f"redis_prefix: expected letters, digits, '_' or '-', got {s.redis_prefix!r}"
+        )
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"log_level: expected DEBUG, INFO, WARNING or ERROR: {s.log_level!r}")
     if s.is_production:

@@ -72,10 +72,10 @@ class InProcessQueue:
 class RQQueue:
     """RQ on Redis: any number of `lti-tool worker` processes take the jobs."""
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, name: str = QUEUE_NAME) -> None:
         from rq import Queue
 
-        self.queue = Queue(QUEUE_NAME, connection=redis)
+        self.queue = Queue(name, connection=redis)
 
     def enqueue(self, name: str, *args: Any) -> None:
         self.queue.enqueue("lti_tool.jobs.tasks.run", name, *args, job_timeout=1800)

@@ -39,8 +39,10 @@ def _sync_course(rt: Runtime, context_id: int) -> Any:
 
 def _tick(rt: Runtime) -> list[int]:
     """The periodic sync: start the stalest courses' syncs, at most N per platform, post
-    what is due, and come back in an interval. One tick per interval, however many workers."""
+    what is due, delete expired store rows, and come back in an interval. One tick per
+    interval, however many workers."""
     from lti_tool.jobs.schedule import courses_due
+    from lti_tool.store import DatabaseStore
 
     interval = rt.settings.sync_interval_seconds
     with rt.short_store() as store:
@@ -48,11 +50,14 @@ def _tick(rt: Runtime) -> list[int]:
             return []
     with rt.session_factory() as session:
         due = courses_due(session, rt.settings)
+        # The database store even with Redis: the sandbox and older runs write rows there.
+        swept = DatabaseStore(session).sweep()
+        session.commit()
     for context_id in due:
         rt.jobs.enqueue("sync_course", context_id)
     rt.jobs.enqueue("drain", None)
     rt.jobs.enqueue_in(interval, "tick")
-    log.info("tick: %s course syncs started", len(due))
+    log.info("tick: %s course syncs started, %s expired store rows deleted", len(due), swept)
     return due
 
 
