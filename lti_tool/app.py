@@ -91,7 +91,9 @@ def create_app(
     _security_headers(app, settings)
     _error_pages(app)
 
-    from lti_tool.web import classview, learner, lti, pages, placement, setup
+    from lti_tool.web import classview, guards, learner, lti, pages, placement, setup
+
+    guards.init_app(app)  # before the blueprints: their <int:...> ids use its converter
 
     csrf.init_app(app)
     csrf.exempt(lti.bp)  # platforms POST login and launch; the id_token is the proof
@@ -101,11 +103,11 @@ def create_app(
     app.register_blueprint(setup.bp)  # teachers: competencies, modules, rules
     app.register_blueprint(classview.bp)  # teachers: the class, overrides, passback
     app.register_blueprint(learner.bp)  # students and mentors: path, profile, goals
-
-    if settings.sandbox_enabled:
     from lti_tool.web.limits import init_limits
 
     init_limits(app, settings)  # per-client limits on the LTI login and launch
+
+    if settings.sandbox_enabled:
         from lti_tool.sandbox.app import create_sandbox_app
 
         sandbox = create_sandbox_app(settings, rt)

@@ -30,6 +30,12 @@ from lti_tool.models.mastery import (
 from lti_tool.models.modules import Module
 from lti_tool.models.types import url_hash, utcnow
 from lti_tool.services.course_model import engine_scale
+from lti_tool.services.grade_problems import (
+    Checked,
+    check_result,
+    replace_problems,
+    unknown_person,
+)
 from lti_tool.services.recompute import lock_course
 
 PASSBACK_TAG = "competency"
@@ -42,6 +48,8 @@ class GradePull:
     added: int = 0
     changed: int = 0
     withdrawn: int = 0
+    # Results skipped or capped (recorded with why: `services.grade_problems`).
+    problems: int = 0
     # Per student, the evidence that changed: the cause the audit log records.
     touched: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -229,13 +237,23 @@ def pull_grades(
             )
         }
         present: set[tuple[int, int]] = set()
+        problems: list[tuple[int | None, str, Checked]] = []
         for result in rows:
-            given = result.get("resultScore")
-            user_id = users.get(str(result.get("userId")))
-            if given is None or user_id is None:
-                continue
+            if result.get("resultScore") is None:
+                continue  # not graded (yet)
+            ref = str(result.get("userId"))
+            user_id = users.get(ref)
+            checked = (
+                unknown_person(result)
+                if user_id is None
+                else check_result(result, column.score_maximum)
+            )
+            if checked.kind is not None:
+                problems.append((user_id, ref, checked))
+            if user_id is None or checked.points is None or checked.maximum is None:
+                continue  # skipped: recorded, and any earlier value of it withdrawn below
+            given, maximum = checked.points, checked.maximum
             out.results += 1
-            maximum = float(result.get("resultMaximum") or column.score_maximum or 100.0)
             graded_at = _parse_time(result.get("timestamp"), now)
             for comp in comps:
                 scale = scales.get(comp.scale_id or 0, default)
@@ -275,6 +293,8 @@ def pull_grades(
                 row.withdrawn_at = now
                 out.withdrawn += 1
                 out.note(pair[0], column, "withdrawn", None)
+        replace_problems(session, context.id, column.id, problems, now)
+        out.problems += len(problems)
         column.results_read_at = now
     session.flush()
     return out

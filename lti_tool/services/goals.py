@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time
 
 from sqlalchemy.orm import Session
 
+from lti_tool.ids import row_id
 from lti_tool.models.mastery import Competency, Goal
 from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
@@ -40,16 +41,17 @@ def add_goal(
         context_id=context_id, user_id=user_id, set_by_user_id=set_by_user_id, created_at=utcnow()
     )
     kind, _, raw_id = target.partition(":")
-    if kind == "competency" and raw_id.isdigit():
-        comp = session.get(Competency, int(raw_id))
+    pk = row_id(raw_id)
+    if kind == "competency" and pk is not None:
+        comp = session.get(Competency, pk)
         if comp is None or comp.context_id != context_id:
             raise GoalError("That competency is not in this course.")
         names, _ = goal_levels(session, context_id)
         if level not in names:
             raise GoalError(f"Choose a level from the list ({', '.join(names)}).")
         goal.competency_id, goal.level = comp.id, level
-    elif kind == "module" and raw_id.isdigit():
-        module = session.get(Module, int(raw_id))
+    elif kind == "module" and pk is not None:
+        module = session.get(Module, pk)
         if module is None or module.context_id != context_id:
             raise GoalError("That module is not in this course.")
         goal.module_id = module.id

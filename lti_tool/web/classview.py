@@ -22,7 +22,10 @@ from lti_tool.services.class_view import class_view, course_levels
 from lti_tool.services.course_model import DEFAULT_LEVELS, engine_scale
 from lti_tool.services.evidence import add_rating
 from lti_tool.services.goals import GoalError, add_goal, goal_levels
+from lti_tool.services.grade_problems import course_problems
 from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
+from lti_tool.services.passback_status import post_now as queue_now
+from lti_tool.services.passback_status import waiting as passback_waiting
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.recompute import recompute_course
 from lti_tool.services.roster import RosterUnavailable, sync_roster
@@ -63,6 +66,8 @@ def index(launch_id: str) -> str:
         notice=request.args.get("notice", ""),
         problem=request.args.get("problem", ""),
         levels=_level_names(),
+        grade_problems=course_problems(runtime().db(), g.context.id),
+        waiting=passback_waiting(runtime().db(), g.context.id),
     )
 
 
@@ -346,6 +351,7 @@ def sync_now(launch_id: str) -> Response:
     rt = runtime()
     db = rt.db()
     parts = []
+    stage = "roster"
     try:
         if g.context.memberships_url:
             caller = caller_for(db, g.context, rt.platform_http, rt.tokens)
@@ -355,19 +361,28 @@ def sync_now(launch_id: str) -> Response:
             )
             db.commit()
         if g.context.lineitems_url:
+            stage = "grades"
             pulled, recomputed = sync_course_grades(rt, g.context.id)
             parts.append(
                 f"grades: {pulled.added} new, {pulled.changed} changed, "
                 f"{pulled.withdrawn} withdrawn; {recomputed.mastery_changed} mastery changes"
             )
-    except (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable) as exc:
+            if pulled.problems:
+                parts.append(f"{pulled.problems} grades not used as they are (listed below)")
+    except Exception as exc:
+        # Platform trouble (or a bug) is a sentence for the teacher; the detail, with the
+        # URLs and the platform's answer, goes to the log.
         db.rollback()
-        current_app.logger.warning("sync of course %s failed: %s", g.context.id, exc)
-        return redirect(
-            url_for(
-                "classview.index", launch_id=launch_id, problem=f"The LMS did not answer: {exc}"
-            )
+        known = (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable)
+        if isinstance(exc, known):
+            current_app.logger.warning("sync of course %s failed: %s", g.context.id, exc)
+        else:
+            current_app.logger.exception("sync of course %s failed", g.context.id)
+        problem = (
+            f"The {stage} could not be read from the LMS just now. Try again in a few "
+            "minutes; if it keeps failing, the tool's log says why."
         )
+        return redirect(url_for("classview.index", launch_id=launch_id, problem=problem))
     notice = (
         "Synced — " + "; ".join(parts)
         if parts
@@ -385,4 +400,19 @@ def retry(launch_id: str) -> Response:
     if count:
         _drain_after_commit()
     notice = f"{count} {'score' if count == 1 else 'scores'} sent again to the gradebook."
+    return redirect(url_for("classview.index", launch_id=launch_id, notice=notice))
+
+
+@bp.post("/c/<launch_id>/class/passback/post-now")
+@requires(TEACHER)
+def post_now(launch_id: str) -> Response:
+    """Waiting scores go to the gradebook now, whatever their back-off said."""
+    count = queue_now(runtime().db(), g.context.id)
+    if count:
+        _drain_after_commit()
+    notice = (
+        f"{count} waiting {'score is' if count == 1 else 'scores are'} being posted now."
+        if count
+        else "No score is waiting."
+    )
     return redirect(url_for("classview.index", launch_id=launch_id, notice=notice))

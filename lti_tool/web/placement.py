@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from lti_tool import keys
+from lti_tool.ids import row_id
 from lti_tool.lti.deep_linking import PlacementError, resource_link_item, response_jwt
 from lti_tool.lti.launch import DL
 from lti_tool.lti.roles import TEACHER
@@ -107,7 +108,7 @@ def send(launch_id: str) -> Response | str:
     claims = _request_claims(launch_id)
     if claims is None:
         return redirect(url_for(".picker", launch_id=launch_id))
-    ids = [int(v) for v in request.form.getlist("module") if v.isdigit()]
+    ids = [i for v in request.form.getlist("module") if (i := row_id(v)) is not None]
     chosen = [
         m
         for m in course_modules(g.context.id)

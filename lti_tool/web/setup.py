@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from lti_tool import mastery as engine
+from lti_tool.ids import row_id
 from lti_tool.lti.roles import TEACHER
 from lti_tool.mastery.methods import METHODS
 from lti_tool.models.mastery import DEFAULT_LEVELS, Alignment, Competency, CourseLineItem, Scale
@@ -46,8 +47,8 @@ def _changed(what: str, message: str, endpoint: str, **kw: Any) -> Response:
     return redirect(_url(endpoint, **kw))
 
 
-def _own(model: type[Any], row_id: int) -> Any:
-    row = runtime().db().get(model, row_id)
+def _own(model: type[Any], pk: int) -> Any:
+    row = runtime().db().get(model, pk)
     if row is None or row.context_id != g.context.id:
         abort(404)
     return row
@@ -286,7 +287,7 @@ def edit_competency(launch_id: str, comp_id: int) -> Page:
     scale_id: int | None = None
     raw_scale = request.form.get("scale") or ""
     if raw_scale:
-        scale_row = db.get(Scale, int(raw_scale)) if raw_scale.isdigit() else None
+        scale_row = db.get(Scale, sid) if (sid := row_id(raw_scale)) else None
         if scale_row is None or scale_row.context_id != g.context.id:
             errors["scale"] = "Pick one of the scales."
         else:
@@ -457,8 +458,8 @@ def method_example(launch_id: str) -> Response:
     series, series_error = svc.parse_series(request.args.get("series"))
     scale = svc.default_scale()
     comp_id = request.args.get("competency", "")
-    if comp_id.isdigit():
-        comp = db.get(Competency, int(comp_id))
+    if (cid := row_id(comp_id)) is not None:
+        comp = db.get(Competency, cid)
         if comp is not None and comp.context_id == g.context.id:
             scale = svc.scale_of(db, comp)
     if errors:
@@ -528,7 +529,7 @@ def _module_fields(form: Any, module: Module | None) -> tuple[dict[str, Any], di
     if raw_item == "keep" and module is not None:
         values["lineitem_url"] = module.lineitem_url
     elif raw_item:
-        item = db.get(CourseLineItem, int(raw_item)) if raw_item.isdigit() else None
+        item = db.get(CourseLineItem, iid) if (iid := row_id(raw_item)) else None
         if item is None or item.context_id != g.context.id:
             errors["line_item"] = "Pick one of the course's gradebook columns."
         else:
@@ -549,7 +550,7 @@ def _module_fields(form: Any, module: Module | None) -> tuple[dict[str, Any], di
             errors[name] = f"A number from {low:g} to {high:g}."
         values[name] = number
     own = {m.id for m in svc.modules(db, g.context.id)}
-    choice = [int(v) for v in form.getlist("choice_of") if v.isdigit() and int(v) in own]
+    choice = [i for v in form.getlist("choice_of") if (i := row_id(v)) in own]
     if module is not None and module.id in choice:
         errors["choice_of"] = "A choice cannot offer itself."
     if len(choice) == 1:
@@ -685,6 +686,8 @@ def _draft(m: Module) -> tuple[Any, bool, str | None]:
             doc = json.loads(text) if text.strip() else None
         except ValueError as exc:
             return None, m.sticky, f"not valid JSON ({exc})"
+        except RecursionError:
+            return None, m.sticky, "not valid JSON (nested deeper than the JSON reader allows)"
         if isinstance(doc, dict) and ("rule" in doc or "mode" in doc):
             return doc.get("rule"), doc.get("mode") == "sticky", None
         return doc, m.sticky, None
@@ -937,8 +940,8 @@ def template_chain(launch_id: str) -> Page:
 def template_competency(launch_id: str) -> Page:
     db = runtime().db()
     raw_m, raw_c = request.form.get("module") or "", request.form.get("competency") or ""
-    m = db.get(Module, int(raw_m)) if raw_m.isdigit() else None
-    c = db.get(Competency, int(raw_c)) if raw_c.isdigit() else None
+    m = db.get(Module, mid) if (mid := row_id(raw_m)) else None
+    c = db.get(Competency, cid) if (cid := row_id(raw_c)) else None
     if m is None or m.context_id != g.context.id or c is None or c.context_id != g.context.id:
         return _templates_page(422, errors={"competency": "Pick a module and a competency."})
     level = svc.scale_of(db, c).mastery_level.name
@@ -963,7 +966,7 @@ def template_competency(launch_id: str) -> Page:
 def template_choice(launch_id: str) -> Page:
     db = runtime().db()
     mods = {m.id: m for m in svc.modules(db, g.context.id)}
-    chosen = [int(v) for v in request.form.getlist("options") if v.isdigit() and int(v) in mods]
+    chosen = [i for v in request.form.getlist("options") if (i := row_id(v)) in mods]
     title = (request.form.get("title") or "").strip() or "Choose a path"
     if len(chosen) < 2:
         return _templates_page(422, errors={"choice": "Pick at least two modules to choose from."})
