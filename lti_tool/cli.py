@@ -429,8 +429,12 @@ def sync_roster_command(course_id: int | None, all_stale: bool) -> None:
 )
 def sync_grades_command(course_id: int, no_post: bool) -> None:
     """Read the course's results through AGS, recompute mastery, and post changed scores."""
+    from lti_tool.clients.http import HttpError
+    from lti_tool.clients.lti_services import ServiceError
+    from lti_tool.clients.platform_http import PlatformUnavailable
     from lti_tool.jobs.grades import sync_course_grades
     from lti_tool.jobs.passback import drain
+    from lti_tool.services.grade_problems import course_problems
 
     with _command_app() as app:
         rt = app.extensions["lti_tool"]
@@ -438,12 +442,21 @@ def sync_grades_command(course_id: int, no_post: bool) -> None:
             pull, recomputed = sync_course_grades(rt, course_id, post=False)
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None
+        except (ServiceError, HttpError, PlatformUnavailable, ValueError) as exc:
+            raise click.ClickException(
+                f"the grades of course {course_id} could not be read from the LMS: {exc}"
+            ) from None
         click.echo(
             f"Course {course_id}: {pull.results} results read ({pull.added} new, {pull.changed} "
             f"changed, {pull.withdrawn} withdrawn); {recomputed.mastery_changed} mastery and "
             f"{recomputed.unlocks_changed} unlock changes; "
             f"{recomputed.scores_queued} scores queued."
         )
+        if pull.problems:
+            click.echo(f"{pull.problems} results not used as they are (fix them in the LMS):")
+            with rt.session_factory() as session:
+                for p in course_problems(session, course_id):
+                    click.echo(f"  {p.column}, {p.student}: {p.value}: {p.reason}")
         if not no_post and recomputed.scores_queued:
             done = drain(rt, course_id)
             click.echo(

@@ -2,7 +2,7 @@
 the sandbox platform's own, `lti_tool.sandbox.models`)."""
 
 from lti_tool.models.course import Context, Membership, ResourceLink, User
-from lti_tool.models.grading import ScoreOutbox, ScoreStamp
+from lti_tool.models.grading import GradeProblem, ScoreOutbox, ScoreStamp
 from lti_tool.models.mastery import (
     Alignment,
     AuditEntry,
@@ -26,6 +26,7 @@ __all__ = [
     "CourseLineItem",
     "Evidence",
     "Goal",
+    "GradeProblem",
     "MasteryState",
     "Override",
     "Scale",

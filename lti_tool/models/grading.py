@@ -53,3 +53,29 @@ class ScoreOutbox(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class GradeProblem(Base):
+    """A result read from an aligned gradebook column that the tool skipped or capped, with
+    why: shown to the teacher, and replaced on each read of that column, so a grade fixed in
+    the LMS leaves the list at the next sync."""
+
+    __tablename__ = "grade_problems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(
+        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
+    )
+    line_item_id: Mapped[int] = mapped_column(
+        ForeignKey("course_line_items.id", ondelete="CASCADE"), index=True
+    )
+    # None when the LMS names someone the tool does not know (`user_ref` keeps the LMS id).
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    user_ref: Mapped[str] = mapped_column(String(255), default="")
+    # skipped (not counted) | capped (counted at the maximum)
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
