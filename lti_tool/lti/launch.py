@@ -27,6 +27,7 @@ from lti_tool.lti.platform_keys import PlatformKeyError, PlatformKeys
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.platform import Deployment, Registration
 from lti_tool.services.registrations import record_deployment
+from lti_tool.services.stored_text import id_problem, limit_of
 from lti_tool.settings import Settings
 from lti_tool.store import SharedStore
 
@@ -275,6 +276,7 @@ def _check_lti_claims(claims: Mapping[str, Any], record: Mapping[str, Any]) -> N
                 "launch: deep_linking_settings.deep_link_return_url missing",
                 "The LMS's content selection launch does not say where to return.",
             )
+    _check_ids(claims)
     target = claims.get(LTI + "target_link_uri")
     if target != record.get("target_link_uri"):
         raise _claim_error(
@@ -282,6 +284,28 @@ def _check_lti_claims(claims: Mapping[str, Any], record: Mapping[str, Any]) -> N
             f"{record.get('target_link_uri')!r}",
             "The launch opens something else than the login asked for.",
         )
+
+
+def _check_ids(claims: Mapping[str, Any]) -> None:
+    """Ids the database cannot keep are refused in words (LTI caps them at 255 characters);
+    trimming one would make two people, courses or links one."""
+    ids = [
+        ("your user id", claims["sub"], limit_of(User.sub)),
+        ("the deployment id", claims[LTI + "deployment_id"], limit_of(Deployment.deployment_id)),
+        ("the course id", context_key(claims), limit_of(Context.context_id)),
+    ]
+    link = resource_link_id(claims)
+    if link is not None:
+        ids.append(("the link id", link, limit_of(ResourceLink.resource_link_id)))
+    for what, value, limit in ids:
+        problem = id_problem(value, limit)
+        if problem:
+            raise bad_request(
+                "The launch carries an id the tool cannot keep",
+                f"The LMS sent {what}, which {problem}. LTI allows ids of at most {limit} "
+                "characters without NUL characters. " + ADMIN_HINT,
+                f"launch: {what.removeprefix('the ').removeprefix('your ')} {problem}",
+            )
 
 
 # One round trip after the token is proven: the registration, the deployment and what a

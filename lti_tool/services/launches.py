@@ -29,6 +29,7 @@ from lti_tool.lti.roles import tool_role
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.platform import Registration
 from lti_tool.models.types import utcnow
+from lti_tool.services.stored_text import display_text, limit_of, url_or_none, whole_or_empty
 
 NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
@@ -84,6 +85,14 @@ def _upsert(
     return row
 
 
+def user_values(person: dict[str, Any]) -> dict[str, str]:
+    """Name and email of a launch or an NRPS member as the users table can keep them."""
+    return {
+        name: display_text(person.get(name) or "", limit_of(getattr(User, name)))
+        for name in ("name", "given_name", "family_name")
+    } | {"email": whole_or_empty(person.get("email") or "", limit_of(User.email))}
+
+
 @dataclass(frozen=True)
 class _Values:
     user: dict[str, Any]
@@ -98,18 +107,18 @@ def _values(launch: ValidLaunch) -> _Values:
     ags = claims.get(AGS) or {}
     ctx = claims.get(LTI + "context") or {}
     roles = [str(r) for r in claims[LTI + "roles"]]
-    user = {
-        "name": str(claims.get("name") or ""),
-        "given_name": str(claims.get("given_name") or ""),
-        "family_name": str(claims.get("family_name") or ""),
-        "email": str(claims.get("email") or ""),
-    }
+    user = user_values(claims)
     context = {
         "registration_id": launch.registration_id,
-        "title": str(ctx.get("title") or ctx.get("label") or "Untitled course"),
-        "label": str(ctx.get("label") or ""),
-        "memberships_url": (claims.get(NRPS) or {}).get("context_memberships_url"),
-        "lineitems_url": ags.get("lineitems"),
+        "title": display_text(
+            ctx.get("title") or ctx.get("label") or "Untitled course", limit_of(Context.title)
+        ),
+        "label": display_text(ctx.get("label") or "", limit_of(Context.label)),
+        "memberships_url": url_or_none(
+            (claims.get(NRPS) or {}).get("context_memberships_url"),
+            limit_of(Context.memberships_url),
+        ),
+        "lineitems_url": url_or_none(ags.get("lineitems"), limit_of(Context.lineitems_url)),
         "ags_scopes": list(ags.get("scope") or []),
     }
     membership = {
@@ -122,9 +131,9 @@ def _values(launch: ValidLaunch) -> _Values:
     if launch.message_type != DEEP_LINKING_REQUEST:
         link_claim = claims[LTI + "resource_link"]
         link = {
-            "title": str(link_claim.get("title") or ""),
+            "title": display_text(link_claim.get("title") or "", limit_of(ResourceLink.title)),
             "custom": dict(claims.get(LTI + "custom") or {}),
-            "lineitem_url": ags.get("lineitem"),
+            "lineitem_url": url_or_none(ags.get("lineitem"), limit_of(ResourceLink.lineitem_url)),
         }
     digest = hashlib.sha256(
         json.dumps([user, context, membership, link], sort_keys=True).encode()
