@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -549,7 +550,11 @@ def store_sweep() -> None:
 
         # Starts the periodic sync if no tick is running (the tick itself keeps one alive).
         RQQueue(connection, queue_name).enqueue("tick")
-    Worker([queue_name], connection=connection).work(burst=burst, with_scheduler=not burst)
+    # Named after the queue, so `rq info` (and a test's cleanup) can tell deployments apart.
+    name = f"{queue_name}.{uuid.uuid4().hex[:12]}"
+    Worker([queue_name], connection=connection, name=name).work(
+        burst=burst, with_scheduler=not burst
+    )
 
 
 # -- sandbox ----------------------------------------------------------------------------------

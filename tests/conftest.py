@@ -22,11 +22,15 @@ from lti_tool import migrate
 from lti_tool.app import create_app
 from lti_tool.db import Base, make_engine
 from lti_tool.settings import load_settings
+from tests.redis_space import TEST_REDIS_URL, RedisSpace, open_space, remove_space
 
 IN_CI = os.environ.get("CI") == "true"
 PG_ADMIN_URL = os.environ.get(
     "LTI_TOOL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+# Each session creates its own databases, named with this prefix and a random part, and
+# drops only those.
+PG_DB_PREFIX = os.environ.get("LTI_TOOL_TEST_PG_PREFIX", "lti_tool_test_")
 
 
 def _postgres_reachable() -> str | None:
@@ -58,7 +62,7 @@ def database_url(
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true but unreachable: {problem}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {problem}")
-    name = f"lti_tool_test_{uuid.uuid4().hex[:10]}"
+    name = f"{PG_DB_PREFIX}{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -70,6 +74,21 @@ def database_url(
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def redis_space() -> Iterator[RedisSpace]:
+    """Redis for one test (LTI_TOOL_TEST_REDIS_URL) under a prefix of its own, removed after."""
+    import redis
+
+    try:
+        space = open_space()
+    except redis.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"Redis is required under CI=true: {exc}")
+        pytest.skip(f"Redis not reachable at {TEST_REDIS_URL}: {exc}")
+    yield space
+    remove_space(space)
 
 
 def _wipe(engine: Engine) -> None:

@@ -134,3 +134,34 @@ def test_store_sweep_command_deletes_expired_rows(live_server, monkeypatch) -> N
     assert result.exit_code == 0, result.output
     assert "Deleted 3 expired store entries." in result.output
     assert _state_keys(rt) == ["lti_state:live"]
+
+
+def test_with_redis_every_process_counts_against_one_budget(database_url, redis_space) -> None:
+    from lti_tool.cli import prepare
+    from lti_tool.sandbox.seed import seed_demo
+    from tests.conftest import _wipe, free_port, make_app
+
+    port = free_port()
+    limits = {"rate_limit_login": "5/minute", "secret_key": "s" * 40}
+    first = make_app(database_url, port, **redis_space.settings(), **limits)
+    second = make_app(database_url, port, **redis_space.settings(), **limits)
+    rt = first.extensions["lti_tool"]
+    _wipe(rt.engine)
+    prepare(first)
+    with rt.session_factory() as s:
+        seed_demo(s, rt.settings)
+        s.commit()
+    reg = a_registration(rt)
+    form = {
+        "iss": reg.issuer,
+        "client_id": reg.client_id,
+        "login_hint": "nobody",
+        "target_link_uri": f"http://127.0.0.1:{port}/lti/launch",
+    }
+    codes = [
+        app.test_client().post("/lti/login", data=form).status_code
+        for app in (first, second, first, second, first, second)
+    ]
+    assert codes == [302] * 5 + [429]
+    for app in (first, second):
+        app.extensions["lti_tool"].engine.dispose()

@@ -3,7 +3,6 @@ the state kept in the database (default) or in Redis (LTI_TOOL_REDIS_URL)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -31,24 +30,13 @@ class Split:
         return (self.first if name == "first" else self.second)(environ, start_response)
 
 
-def _redis_url() -> str:
-    import redis
-
-    url = "redis://127.0.0.1:6379/14"
-    try:
-        redis.Redis.from_url(url, socket_timeout=2).flushdb()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required under CI=true: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
-    return url
-
-
 @pytest.mark.parametrize("store", ["database", "redis"])
-def test_login_on_one_process_launch_on_another(database_url: str, store: str) -> None:
+def test_login_on_one_process_launch_on_another(
+    database_url: str, store: str, request: pytest.FixtureRequest
+) -> None:
     from lti_tool.cli import prepare
 
-    extra = {"redis_url": _redis_url()} if store == "redis" else {}
+    extra = request.getfixturevalue("redis_space").settings() if store == "redis" else {}
     port = free_port()
     # the same secret, as every process of one deployment has
     first = make_app(database_url, port, secret_key="s" * 40, **extra)

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from lti_tool.jobs.queue import RQQueue
 from lti_tool.models.course import Context, Membership, User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import Competency
@@ -26,7 +25,6 @@ from lti_tool.sandbox.seed import seed_platform
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.recompute import queue_score
 from lti_tool.services.roster import sync_roster
-from tests.integration.test_workers import REDIS_URL, queue_redis  # noqa: F401 (fixture)
 from tests.lms import Browser, course_and_link, launch_as, people
 
 pytestmark = pytest.mark.postgres
@@ -42,7 +40,7 @@ def _posted(rt) -> int:
         )
 
 
-def test_every_final_score_arrives_once(live_server, database_url, queue_redis) -> None:  # noqa: F811
+def test_every_final_score_arrives_once(live_server, database_url, redis_space) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("worker processes on one database: run on PostgreSQL, as in production")
     rt = live_server.rt
@@ -75,7 +73,7 @@ def test_every_final_score_arrives_once(live_server, database_url, queue_redis) 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
         "LTI_TOOL_DATABASE_URL": database_url,
-        "LTI_TOOL_REDIS_URL": REDIS_URL,
+        **redis_space.env(),
         "LTI_TOOL_BASE_URL": live_server.tool_url,
         "LTI_TOOL_LOG_LEVEL": "WARNING",
         "LTI_TOOL_PASSBACK_LEASE_SECONDS": "3",
@@ -87,7 +85,7 @@ def test_every_final_score_arrives_once(live_server, database_url, queue_redis) 
             [exe, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
-    queue = RQQueue(queue_redis)
+    queue = redis_space.queue()
     workers = [start_worker() for _ in range(4)]
     try:
         for _ in range(4):

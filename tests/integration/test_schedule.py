@@ -8,17 +8,15 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
-from lti_tool.jobs.queue import QUEUE_NAME, RQQueue
 from lti_tool.jobs.tasks import TASKS
 from lti_tool.models.course import Context
-from tests.integration.test_workers import queue_redis  # noqa: F401 (fixture)
 from tests.lms import Browser, course_and_link, launch_as, people
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.mark.parametrize("settings_overrides", [{"sync_courses_per_platform": 1}])
-def test_tick_starts_the_stalest_courses_within_the_bound(live_server, queue_redis) -> None:  # noqa: F811
+def test_tick_starts_the_stalest_courses_within_the_bound(live_server, redis_space) -> None:
     rt = live_server.rt
     for slug in ("canvas", "moodle"):
         with rt.session_factory() as s:
@@ -38,10 +36,10 @@ def test_tick_starts_the_stalest_courses_within_the_bound(live_server, queue_red
             )
         )
         s.commit()
-    rt.jobs = RQQueue(queue_redis)
+    rt.jobs = redis_space.queue()
     started = TASKS["tick"](rt)
     assert len(started) == 2  # one per platform
-    queue = Queue(QUEUE_NAME, connection=queue_redis)
+    queue = Queue(redis_space.prefix, connection=redis_space.client)
     names = [job.args[0] for job in queue.get_jobs()]
     assert names.count("sync_course") == 2 and "drain" in names
     scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -56,36 +55,23 @@ def test_database_take_has_one_winner_across_connections(database_url: str) -> N
     engine.dispose()
 
 
-@pytest.fixture
-def redis_client():
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=6379, db=13, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required under CI=true: {exc}")
-        pytest.skip(f"Redis not reachable on 127.0.0.1:6379: {exc}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
-def test_redis_store(redis_client) -> None:
-    store = RedisStore(redis_client)
+def test_redis_store(redis_space) -> None:
+    store = RedisStore(redis_space.client, redis_space.prefix + ":")
     store.put("t:a", {"x": 1}, ttl=10)
     assert store.get("t:a") == {"x": 1}
-    assert 0 < redis_client.ttl("lti_tool:t:a") <= 10
+    assert 0 < redis_space.client.ttl(f"{redis_space.prefix}:t:a") <= 10
     assert store.take("t:a") == {"x": 1}
     assert store.take("t:a") is None
 
 
-def test_add_is_a_lock_with_expiry(database_url: str, redis_client) -> None:
+def test_add_is_a_lock_with_expiry(database_url: str, redis_space) -> None:
     engine = make_engine(database_url)
     now = [2_000_000.0]
     with Session(engine) as s:
-        stores = [DatabaseStore(s, clock=lambda: now[0]), RedisStore(redis_client)]
+        stores = [
+            DatabaseStore(s, clock=lambda: now[0]),
+            RedisStore(redis_space.client, redis_space.prefix + ":"),
+        ]
         for store in stores:
             assert store.add("t:lock", 1, ttl=10) is True
             assert store.add("t:lock", 2, ttl=10) is False

@@ -21,7 +21,6 @@ from lti_tool.models.mastery import AuditEntry, Evidence, MasteryState, UnlockSt
 from lti_tool.sandbox.models import SandboxLineItem, SandboxResult, SandboxUser
 from tests.conftest import free_port, make_app
 from tests.integration.test_loop import setup_course, type_grade
-from tests.integration.test_workers import REDIS_URL, queue_redis  # noqa: F401 (fixture)
 from tests.lms import Browser, course_and_link, forms, launch_as, people
 
 pytestmark = pytest.mark.postgres
@@ -29,14 +28,14 @@ GRADES = [10, 9, 8, 7.5, 7, 6, 5, 4, 3, 2]  # of 10: Mastery from 7.5 up (3 of 4
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"redis_url": REDIS_URL, "secret_key": "m" * 40}
+def settings_overrides(redis_space) -> dict[str, object]:
+    return {**redis_space.settings(), "secret_key": "m" * 40}
 
 
 def test_two_web_processes_and_two_workers_agree_with_one(
     live_server,
     database_url,
-    queue_redis,  # noqa: F811
+    redis_space,
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("processes on one database: run on PostgreSQL, as in production")
@@ -51,13 +50,13 @@ def test_two_web_processes_and_two_workers_agree_with_one(
 
     # the second web process: same database, same Redis, same secret, its own port
     port = free_port()
-    second = make_app(database_url, port, redis_url=REDIS_URL, secret_key="m" * 40)
+    second = make_app(database_url, port, **redis_space.settings(), secret_key="m" * 40)
     server = make_server("127.0.0.1", port, second, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
         "LTI_TOOL_DATABASE_URL": database_url,
-        "LTI_TOOL_REDIS_URL": REDIS_URL,
+        **redis_space.env(),
         "LTI_TOOL_BASE_URL": live_server.tool_url,
         "LTI_TOOL_LOG_LEVEL": "WARNING",
     }

@@ -8,43 +8,25 @@ import sys
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 
-from lti_tool.jobs.queue import RQQueue
 from tests.integration.test_loop import setup_course
 from tests.integration.test_outbox import cells, queue_all
 
 pytestmark = pytest.mark.postgres
-REDIS_URL = "redis://127.0.0.1:6379/12"
 
 
-@pytest.fixture
-def queue_redis():
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required under CI=true: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
-def test_two_worker_processes_post_each_score_once(live_server, database_url, queue_redis) -> None:
+def test_two_worker_processes_post_each_score_once(live_server, database_url, redis_space) -> None:
     rt = live_server.rt
     context_id, comp_id, _ = setup_course(live_server, "moodle")
     n = queue_all(rt, context_id, comp_id, 3.25)
-    queue = RQQueue(queue_redis)
+    queue = redis_space.queue()
     queue.enqueue("drain", context_id)
     queue.enqueue("drain", context_id)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
         "LTI_TOOL_DATABASE_URL": database_url,
-        "LTI_TOOL_REDIS_URL": REDIS_URL,
+        **redis_space.env(),
         "LTI_TOOL_BASE_URL": live_server.tool_url,
         "LTI_TOOL_LOG_LEVEL": "WARNING",
     }
