@@ -513,19 +513,6 @@ def passback_retry(course_id: int) -> None:
     click.echo(f"{count} scores queued again; posted {done.posted}, failed {done.failed}.")
 
 
-@main.command()
-@click.option("--burst", is_flag=True, help="Run the queued jobs, then stop.")
-def worker(burst: bool) -> None:
-    """Run background jobs: an RQ worker when LTI_TOOL_REDIS_URL is set (production)."""
-    settings = _settings()
-    if not settings.redis_url:
-        raise click.ClickException(
-            "the worker needs LTI_TOOL_REDIS_URL (RQ on Redis); without Redis, jobs run inside "
-            "the web process"
-        )
-    import redis
-    from rq import Worker
-
 @main.group()
 def store() -> None:
     """The shared store of short-lived values (login states, caches)."""
@@ -541,6 +528,19 @@ def store_sweep() -> None:
             count = DatabaseStore(session).sweep()
     click.echo(f"Deleted {count} expired store entries.")
 
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then stop.")
+def worker(burst: bool) -> None:
+    """Run background jobs: an RQ worker when LTI_TOOL_REDIS_URL is set (production)."""
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException(
+            "the worker needs LTI_TOOL_REDIS_URL (RQ on Redis); without Redis, jobs run inside "
+            "the web process"
+        )
+    import redis
+    from rq import Worker
 
     queue_name = settings.redis_prefix
     connection = redis.Redis.from_url(settings.redis_url)
