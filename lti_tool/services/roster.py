@@ -6,6 +6,7 @@ knows of them (their evidence stays); a member listed again becomes Active again
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,10 @@ from lti_tool.clients.nrps import member_pages
 from lti_tool.lti.roles import tool_role
 from lti_tool.models.course import Context, Membership, User
 from lti_tool.models.types import utcnow
+from lti_tool.services.launches import user_values
+from lti_tool.services.stored_text import display_text, id_problem, limit_of
 
+log = logging.getLogger(__name__)
 STATUSES = {"Active", "Inactive", "Deleted"}
 WRITE_CHUNK = 1000
 
@@ -34,33 +38,48 @@ class RosterSync:
     updated: int = 0
     now_inactive: int = 0
     pages: int = 0
+    # Members whose id the tool cannot keep (over 255 characters, a NUL): left out, logged.
+    skipped: int = 0
     seen: set[int] = field(default_factory=set, repr=False)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.members} members ({self.added} new, {self.updated} changed, "
             f"{self.now_inactive} no longer in the course)"
         )
+        if self.skipped:
+            text += f"; {self.skipped} skipped: the LMS sent ids the tool cannot keep"
+        return text
 
 
 def _user_values(member: dict[str, Any]) -> dict[str, str]:
     # Privacy settings may withhold names: never overwrite a known name with nothing.
-    values = {
-        "name": str(member.get("name") or ""),
-        "given_name": str(member.get("given_name") or ""),
-        "family_name": str(member.get("family_name") or ""),
-        "email": str(member.get("email") or ""),
-    }
+    values = user_values(member)
     if not values["name"] and (values["given_name"] or values["family_name"]):
-        values["name"] = f"{values['given_name']} {values['family_name']}".strip()
+        full = f"{values['given_name']} {values['family_name']}".strip()
+        values["name"] = display_text(full, limit_of(User.name))
     return {k: v for k, v in values.items() if v}
+
+
+def _keepable(members: list[dict[str, Any]], result: RosterSync) -> list[dict[str, Any]]:
+    """Members whose id the users table can keep; the others are logged and counted."""
+    kept = []
+    limit = limit_of(User.sub)
+    for m in members:
+        problem = id_problem(m["user_id"], limit)
+        if problem:
+            log.warning("roster: member skipped, their user_id %s", problem)
+            result.skipped += 1
+        else:
+            kept.append(m)
+    return kept
 
 
 def _page(
     session: Session, context: Context, members: list[dict[str, Any]], result: RosterSync
 ) -> None:
     # A member listed twice (it happens across pages of a changing roster) counts once.
-    members = list({str(m["user_id"]): m for m in members}.values())
+    members = list({str(m["user_id"]): m for m in _keepable(members, result)}.values())
     subs = [str(m["user_id"]) for m in members]
     users = {
         u.sub: u
