@@ -31,6 +31,13 @@ class ScoreOutcome:
     posted: bool
     status: int
     reason: str = ""
+    # On a 409: the value the LMS holds instead of ours (a teacher typed it), kept there.
+    lms_score: float | None = None
+    lms_maximum: float | None = None
+
+    @property
+    def changed_in_lms(self) -> bool:
+        return self.status == 409 and not self.posted
 
 
 def lineitems(
@@ -111,7 +118,8 @@ def results(
 def post_score(caller: ServiceCaller, lineitem_url: str, score: dict[str, Any]) -> ScoreOutcome:
     """Post one score. Final refusals for this person (Canvas 422 for a non-student, Moodle
     400 for someone it cannot grade) come back as an outcome, not an exception; Moodle's 409
-    for a timestamp not newer than the stored one means the score is already there."""
+    for a timestamp not newer than the stored one comes back posted, for the caller to read
+    the result back (`services.grades.post_grade`): it may hold our score or a newer one."""
     if "scoreGiven" in score and "scoreMaximum" not in score:
         raise ValueError("scoreMaximum is required whenever scoreGiven is set")
     resp = caller.call(

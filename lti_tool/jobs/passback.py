@@ -28,6 +28,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.runtime import Runtime
 from lti_tool.services.grades import post_grade
 from lti_tool.services.passback import ensure_column, forget_column, label_of
+from lti_tool.services.passback_status import CHANGED
 from lti_tool.services.platform_services import caller_for
 
 log = logging.getLogger("lti_tool.jobs.passback")
@@ -39,6 +40,8 @@ class Drained:
     failed: int = 0
     later: int = 0
     superseded: int = 0
+    # 409 over a value typed in the LMS: kept there, shown to the teacher
+    changed: int = 0
 
 
 def backoff(attempts: int) -> timedelta:
@@ -147,8 +150,9 @@ def post_row(
     session: Any = None,
     callers: dict[int, Any] | None = None,
 ) -> str:
-    """posted | superseded | failed | later. A drain passes its session and callers, so the
-    course, competency and registration are read once per drain, not once per score."""
+    """posted | superseded | failed | changed | later. A drain passes its session and
+    callers, so the course, competency and registration are read once per drain, not once per
+    score."""
     assert rt.platform_http is not None and rt.tokens is not None
     if session is None:
         with rt.session_factory() as own:
@@ -234,6 +238,32 @@ def post_row(
                 detail={"competency": competency.code, "score": given, "of": maximum},
             )
         )
+    elif outcome.changed_in_lms:
+        session.execute(
+            update(ScoreOutbox)
+            .where(
+                ScoreOutbox.id == row_id,
+                ScoreOutbox.version == version,
+                ScoreOutbox.state == "pending",
+            )
+            .values(state=CHANGED, claimed_until=None, last_error=outcome.reason, updated_at=now)
+        )
+        session.add(
+            AuditEntry(
+                context_id=context.id,
+                at=now,
+                kind="score_changed_in_lms",
+                user_id=user.id,
+                detail={
+                    "competency": competency.code,
+                    "score": given,
+                    "of": maximum,
+                    "lms_score": outcome.lms_score,
+                    "lms_of": outcome.lms_maximum,
+                },
+            )
+        )
+        result = "changed"
     else:
         session.execute(
             update(ScoreOutbox)
@@ -316,6 +346,8 @@ def drain(rt: Runtime, context_id: int | None = None, max_rows: int | None = Non
                     out.failed += 1
                 elif result == "superseded":
                     out.superseded += 1
+                elif result == "changed":
+                    out.changed += 1
                 else:
                     out.later += 1
     finally:
@@ -334,9 +366,10 @@ def drain(rt: Runtime, context_id: int | None = None, max_rows: int | None = Non
 
 
 def retry_failed(session: Any, context_id: int, row_ids: list[int] | None = None) -> int:
-    """The teacher's "retry" on scores the LMS refused: back to pending, due now (no commit)."""
+    """The teacher's "retry" on scores the LMS refused, or "post ours" on scores changed in
+    the LMS: back to pending, due now (no commit)."""
     query = update(ScoreOutbox).where(
-        ScoreOutbox.context_id == context_id, ScoreOutbox.state == "failed"
+        ScoreOutbox.context_id == context_id, ScoreOutbox.state.in_(("failed", CHANGED))
     )
     if row_ids is not None:
         query = query.where(ScoreOutbox.id.in_(row_ids))

@@ -14,6 +14,8 @@ and the sandbox platform may share its file).
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,12 +26,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from lti_tool.clients.ags import ScoreOutcome, post_score
-from lti_tool.clients.lti_services import ServiceCaller
+from lti_tool.clients.ags import ScoreOutcome, post_score, results
+from lti_tool.clients.http import HttpError
+from lti_tool.clients.lti_services import ServiceCaller, ServiceError
+from lti_tool.clients.platform_http import PlatformUnavailable
 from lti_tool.lti.roles import STUDENT
 from lti_tool.models.course import Membership, User
 from lti_tool.models.grading import ScoreStamp
 from lti_tool.models.types import url_hash
+
+log = logging.getLogger("lti_tool.services.grades")
 
 _ROLE = select(Membership.role).where(
     Membership.context_id == bindparam("context"), Membership.user_id == bindparam("user")
@@ -105,9 +111,51 @@ def post_grade(
     if comment:
         body["comment"] = comment
     outcome = post_score(caller, lineitem_url, body)
+    if outcome.status == 409:
+        outcome = read_back(caller, lineitem_url, user.sub, score_given, score_maximum)
     if outcome.posted:
         conn.execute(
             _UPSERT[conn.dialect.name],
             {"user": user.id, "hash": digest, "url": lineitem_url, "ts": timestamp},
         )
     return outcome
+
+
+def _shown(points: float) -> str:
+    return f"{round(points, 2):g}"
+
+
+def read_back(
+    caller: ServiceCaller, lineitem_url: str, sub: str, given: float, maximum: float
+) -> ScoreOutcome:
+    """Moodle's 409: it holds a grade at least as new as our timestamp. Our own score (a
+    retry after a lost answer) counts as posted; another value was typed in the LMS after
+    ours, and the LMS keeps it (docs/decisions.md: a value typed in the LMS stays). A result
+    that cannot be read back counts as posted, as the 409 alone did before."""
+    try:
+        found = next(
+            (r for r in results(caller, lineitem_url, sub) if r.get("userId") == sub), None
+        )
+    except (ServiceError, HttpError, PlatformUnavailable) as exc:
+        log.warning(
+            "409 from %s for %s, and the result could not be read back: %s", lineitem_url, sub, exc
+        )
+        return ScoreOutcome(True, 409, "the LMS already has a score at least this new (409)")
+    if found is None:
+        return ScoreOutcome(True, 409, "the LMS already has a score at least this new (409)")
+    lms_score, lms_max = found.get("resultScore"), found.get("resultMaximum") or maximum
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (lms_score, lms_max)
+    )
+    if numbers and lms_max > 0 and math.isclose(lms_score / lms_max, given / maximum, abs_tol=1e-5):
+        return ScoreOutcome(True, 409, "already in the LMS (409, read back)")
+    there = f"{_shown(lms_score)} of {_shown(lms_max)}" if numbers else "no grade"
+    return ScoreOutcome(
+        False,
+        409,
+        f"Changed in the LMS: it shows {there}; the tool's score is "
+        f"{_shown(given)} of {_shown(maximum)}",
+        float(lms_score) if numbers else None,
+        float(lms_max) if numbers else None,
+    )
