@@ -11,6 +11,7 @@ processes), and the whole. Needs Redis (the workers' queue); uses PostgreSQL whe
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -18,13 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import redis  # noqa: E402
 from sandbox_world import sandbox_world  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from lti_tool.clients import ags  # noqa: E402
 from lti_tool.jobs.grades import sync_course_grades  # noqa: E402
-from lti_tool.jobs.queue import RQQueue  # noqa: E402
 from lti_tool.models.course import Context, Membership, User  # noqa: E402
 from lti_tool.models.grading import ScoreOutbox  # noqa: E402
 from lti_tool.models.mastery import Alignment, Competency, CourseLineItem  # noqa: E402
@@ -34,8 +33,10 @@ from lti_tool.sandbox.gradebook import set_grade  # noqa: E402
 from lti_tool.sandbox.models import SandboxLineItem, SandboxUser  # noqa: E402
 from lti_tool.services.platform_services import caller_for  # noqa: E402
 from lti_tool.services.roster import sync_roster  # noqa: E402
+from tests.redis_space import RedisSpace, open_space, remove_space  # noqa: E402
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+# The run's keys and queue go under a prefix of their own and are removed at the end.
+REDIS_URL = os.environ.get("LTI_TOOL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
 def setup(world, competencies: int) -> list[tuple[int, str]]:
@@ -106,9 +107,10 @@ def pending(rt) -> int:
         )
 
 
-def post_all(world, workers: int, queue: RQQueue) -> None:
+def post_all(world, workers: int, space: RedisSpace) -> None:
     exe = str(Path(sys.executable).with_name("lti-tool"))
-    env = {**world.env, "LTI_TOOL_REDIS_URL": REDIS_URL, "LTI_TOOL_LOG_LEVEL": "ERROR"}
+    env = {**world.env, **space.env(), "LTI_TOOL_LOG_LEVEL": "ERROR"}
+    queue = space.queue()
     while pending(world.rt):
         with world.rt.session_factory() as s:
             due = s.scalar(
@@ -132,9 +134,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--competencies", type=int, default=30)
     args = parser.parse_args()
-    connection = redis.Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    queue = RQQueue(connection)
+    space = open_space(REDIS_URL, kind="bench")
     rows = []
     with sandbox_world(args.students, "canvas") as world:
         students = setup(world, args.competencies)
@@ -152,7 +152,7 @@ def main() -> None:
             t0 = time.perf_counter()
             pull, recomputed = sync_course_grades(world.rt, world.context_id, post=False)
             t1 = time.perf_counter()
-            post_all(world, workers, queue)
+            post_all(world, workers, space)
             t2 = time.perf_counter()
             rows.append(
                 (name, pull.changed + pull.added, recomputed.scores_queued, t1 - t0, t2 - t1)
@@ -160,7 +160,7 @@ def main() -> None:
         with world.rt.session_factory() as s:
             set_faults(s, world.slug, error_rate=0.0, kinds=[], retry_after=1)
             s.commit()
-    connection.flushdb()
+    remove_space(space)
     print(
         f"\nMastery loop: {args.students} students x {args.competencies} competencies, "
         "one new grade each"

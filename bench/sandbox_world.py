@@ -64,6 +64,8 @@ def sandbox_world(
         "log_level": "ERROR",
         "roster_max_age_seconds": 0,
         "http_timeout_seconds": 30,
+        "rate_limit_login": "10000000/minute",
+        "rate_limit_launch": "10000000/minute",
     }
     engine = make_engine(url)
     migrate.upgrade(engine)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from sqlalchemy import create_engine, text
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# The same server as the tests'; each run makes its own database and drops only that one.
+PG_ADMIN = os.environ.get(
+    "LTI_TOOL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def create() -> tuple[str, str] | None:
