@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 REQUIRED = ("code", "title", "parent")
 OPTIONAL = ("description",)
 MAX_CODE, MAX_TITLE, MAX_ROWS, MAX_PROBLEMS = 100, 300, 2000, 20
+SPANS_LINES = (
+    "runs over several lines: a quote before it is probably not closed (it took in the next line)"
+)
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,10 @@ class ImportRefused(ValueError):
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 with or without a BOM (spreadsheets add one); anything else is refused."""
+    """UTF-8 with or without a BOM (spreadsheets add one); anything else is refused, and so is
+    a NUL character, which no text can hold (it comes from binary files and bad exports)."""
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportRefused(
             [
@@ -55,6 +59,47 @@ def decode(data: bytes) -> str:
                 )
             ]
         ) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ImportRefused(
+            [
+                Problem(
+                    line,
+                    None,
+                    "contains a NUL character (code 0), which no text can hold; "
+                    'save the file again as "CSV UTF-8" or remove the character',
+                )
+            ]
+        )
+    return text
+
+
+def records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on, quotes read strictly: a quote left open would
+    otherwise swallow the rest of the file into one cell, and that file would be imported."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                message = (
+                    "a quote opens here and is never closed "
+                    "(the rest of the file would be read as one cell); close it or remove it"
+                )
+            elif reader.line_num > start:
+                message = (
+                    f"a quote opens here and runs on to line {reader.line_num}, where the file "
+                    f"stops reading as CSV ({exc}); close the quote on this line"
+                )
+            else:
+                message = f"not readable as CSV ({exc})"
+            raise ImportRefused([Problem(start, None, message)]) from None
+        yield start, cells
+        start = reader.line_num + 1
 
 
 def parse(text: str, existing: Mapping[str, str | None]) -> list[Row]:
@@ -64,11 +109,8 @@ def parse(text: str, existing: Mapping[str, str | None]) -> list[Row]:
         raise ImportRefused([Problem(1, None, "the file is empty")])
     first = text.splitlines()[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        raise ImportRefused([Problem(1, None, f"not readable as CSV ({exc})")]) from None
+    reader = records(text, delimiter)
+    header = next(reader, (1, []))[1]
     names = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
@@ -88,8 +130,7 @@ def parse(text: str, existing: Mapping[str, str | None]) -> list[Row]:
     rows: list[Row] = []
     seen: dict[str, int] = {}
     try:
-        for cells in reader:
-            line = reader.line_num
+        for line, cells in reader:
             if not any(c.strip() for c in cells):
                 continue
             if len(rows) >= MAX_ROWS:
@@ -107,6 +148,9 @@ def parse(text: str, existing: Mapping[str, str | None]) -> list[Row]:
                 problems.append(Problem(line, "code", f"longer than {MAX_CODE} characters"))
             elif code in seen:
                 problems.append(Problem(line, "code", f'"{code}" is already on line {seen[code]}'))
+            for name, value in (("code", code), ("title", title)):
+                if "\n" in value or "\r" in value:
+                    problems.append(Problem(line, name, SPANS_LINES))
             if not title:
                 problems.append(Problem(line, "title", "empty: every competency needs a title"))
             elif len(title) > MAX_TITLE:
@@ -115,8 +159,8 @@ def parse(text: str, existing: Mapping[str, str | None]) -> list[Row]:
                 seen[code] = line
             description = cell("description") if "description" in col else None
             rows.append(Row(line, code, title, parent or None, description))
-    except csv.Error as exc:
-        problems.append(Problem(reader.line_num, None, f"not readable as CSV ({exc})"))
+    except ImportRefused as refused:
+        problems.extend(refused.problems)
     if not rows and not problems:
         problems.append(Problem(1, None, "the file has a header but no competencies"))
     parent_of = {**existing, **{r.code: r.parent for r in rows if seen.get(r.code) == r.line}}

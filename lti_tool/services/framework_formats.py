@@ -33,6 +33,7 @@ from lti_tool.services.competency_import import (
     decode,
     parent_problems,
     parse,
+    records,
 )
 
 PLAIN, CANVAS, MOODLE, CASE = (
@@ -72,7 +73,20 @@ class ItemProblem(Problem):
 def parse_any(data: bytes, existing: Mapping[str, str | None]) -> tuple[str, list[Row]]:
     """The detected format's name and the rows to write; `existing` maps the course's codes to
     their parent codes. Raises `ImportRefused` naming every line or item to fix."""
-    text = decode(data).lstrip("\ufeff")
+    fmt, rows = _read(decode(data).lstrip("\ufeff"), existing)
+    # A JSON escape (\u0000) can still bring a NUL character, which no text column holds.
+    make = ItemProblem if fmt == CASE else Problem
+    nul = [
+        make(r.line, None, "contains a NUL character (code 0), which no text can hold")
+        for r in rows
+        if any("\x00" in (v or "") for v in (r.code, r.title, r.parent, r.description))
+    ]
+    if nul:
+        raise ImportRefused(nul[:MAX_PROBLEMS])
+    return fmt, rows
+
+
+def _read(text: str, existing: Mapping[str, str | None]) -> tuple[str, list[Row]]:
     if text.lstrip().startswith("{"):
         return CASE, _case(text, existing)
     header, delimiter = _csv_header(text)
@@ -171,21 +185,10 @@ def _csv_header(text: str) -> tuple[list[str], str]:
 
 
 def _records(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the non-blank rows with the line each starts on."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    out: list[tuple[int, list[str]]] = []
-    try:
-        header = next(reader)
-        line = reader.line_num + 1
-        for cells in reader:
-            if any(c.strip() for c in cells):
-                out.append((line, cells))
-            line = reader.line_num + 1
-    except (csv.Error, StopIteration) as exc:
-        raise ImportRefused(
-            [Problem(reader.line_num or 1, None, f"not readable as CSV ({exc})")]
-        ) from None
-    return header, out
+    """The header and the non-blank rows with the line each starts on (quotes read strictly)."""
+    reader = records(text, delimiter)
+    header = next(reader, (1, []))[1]
+    return header, [(line, cells) for line, cells in reader if any(c.strip() for c in cells)]
 
 
 def _check(
@@ -349,6 +352,10 @@ def _case(text: str, existing: Mapping[str, str | None]) -> list[Row]:
         package = json.loads(text)
     except ValueError as exc:
         raise ImportRefused([Problem(1, None, f"not readable as JSON ({exc})")]) from None
+    except RecursionError:
+        raise ImportRefused(
+            [Problem(1, None, "not readable as JSON (nested deeper than any framework is)")]
+        ) from None
     items = package.get("CFItems") if isinstance(package, dict) else None
     if not isinstance(items, list):
         raise ImportRefused(

@@ -66,3 +66,36 @@ def test_not_utf8_is_refused_with_advice() -> None:
     with pytest.raises(ImportRefused) as refused:
         decode("code,title,parent\nA,Caf\xe9,\n".encode("latin-1"))
     assert "CSV UTF-8" in str(refused.value)
+
+
+def test_a_nul_character_is_refused_with_its_line() -> None:
+    with pytest.raises(ImportRefused) as refused:
+        decode(b"code,title,parent\nA,Alpha,\nB,Be\x00ta,A\n")
+    assert str(refused.value.problems[0]).startswith("Line 3: contains a NUL character")
+
+
+def test_an_unterminated_quote_is_refused_with_the_line_it_opens_on() -> None:
+    # Read loosely, "Fractions, ... would swallow the rest of the file into one title.
+    text = 'code,title,parent\nA,Alpha,\nB,"Fractions,\nC,Decimals,A\nD,Percent,A\n'
+    with pytest.raises(ImportRefused) as refused:
+        parse(text, {})
+    shown = [str(p) for p in refused.value.problems]
+    assert shown == [
+        "Line 3: a quote opens here and is never closed "
+        "(the rest of the file would be read as one cell); close it or remove it"
+    ]
+
+
+def test_text_after_a_closing_quote_is_refused_with_its_line() -> None:
+    with pytest.raises(ImportRefused) as refused:
+        parse('code,title,parent\nA,Alpha,\nB,"Frac"tions,A\n', {})
+    assert str(refused.value.problems[0]).startswith("Line 3: not readable as CSV")
+
+
+def test_a_title_that_took_in_the_next_line_is_refused() -> None:
+    with pytest.raises(ImportRefused) as refused:
+        parse('code,title,parent\nA,Alpha,\nB,"Fractions,\nC,Decimals",A\n', {})
+    assert [str(p) for p in refused.value.problems] == [
+        'Line 3, column "title": runs over several lines: a quote before it is probably not '
+        "closed (it took in the next line)"
+    ]

@@ -251,3 +251,27 @@ def test_helpers_shorten_at_a_word_and_strip_markup() -> None:
     assert shorten("word " * 100, 300).endswith("word…") and len(shorten("word " * 100)) <= 300
     markup = "<p>One</p><p>Two<br>three&nbsp;&amp;\n four</p><script>x</script>"
     assert plain_text(markup) == "One Two three & four"
+
+
+def test_json_nested_past_the_reader_is_refused_with_words() -> None:
+    problems = refused('{"CFItems": ' + '{"a": ' * 50_000 + "1" + "}" * 50_001)
+    assert problems == ["Line 1: not readable as JSON (nested deeper than any framework is)"]
+
+
+def test_a_nul_in_a_case_title_is_refused_naming_the_item() -> None:
+    items = [
+        {"identifier": "a", "humanCodingScheme": "A", "fullStatement": "Alpha"},
+        {"identifier": "b", "humanCodingScheme": "B", "fullStatement": "Be\u0000ta"},
+    ]
+    problems = refused(case(items, [("a", "doc"), ("b", "doc")]))
+    assert problems == ["Item 2: contains a NUL character (code 0), which no text can hold"]
+
+
+def test_an_unterminated_quote_in_a_canvas_file_names_its_line() -> None:
+    data = (
+        "vendor_guid,object_type,title,display_name,parent_guids\n"
+        "g1,group,Numbers,,\n"
+        'o1,outcome,"Fractions,F1,g1\n'
+        "o2,outcome,Decimals,D1,g1\n"
+    )
+    assert refused(data)[0].startswith("Line 3: a quote opens here and is never closed")
