@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -21,6 +20,7 @@ from lti_tool.db import default_database_url, make_engine, make_session_factory
 from lti_tool.lti.platform_keys import PlatformKeys
 from lti_tool.runtime import Runtime
 from lti_tool.settings import PROJECT_ROOT, Settings, load_settings
+from lti_tool.web.framing import FramePolicy
 
 csrf = CSRFProtect()
 
@@ -88,7 +88,7 @@ def create_app(
         rt.jobs.runtime = rt
     app.extensions["lti_tool"] = rt
     _transactions(app)
-    _security_headers(app, settings)
+    _security_headers(app, settings, rt)
     _error_pages(app)
 
     from lti_tool.web import classview, guards, learner, lti, pages, placement, setup
@@ -139,22 +139,12 @@ def _transactions(app: Flask) -> None:
             session.close()
 
 
-def _frame_ancestors(settings: Settings) -> str:
-    # Any LMS may frame the tool (each school's LMS has its own host); the launch
-    # itself is what is authenticated. Production may narrow this later per registration.
-    sandbox = ""
-    if settings.sandbox_enabled:
-        parts = urlsplit(settings.sandbox_base_url)
-        sandbox = f" {parts.scheme}://{parts.netloc}"
-    return f"'self' https: http://localhost:* http://127.0.0.1:*{sandbox}"
-
-
-def _security_headers(app: Flask, settings: Settings) -> None:
+def _security_headers(app: Flask, settings: Settings, rt: Runtime) -> None:
     base = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "form-action *; base-uri 'none'; object-src 'none'; frame-ancestors "
     )
-    any_lms = _frame_ancestors(settings)
+    framing = FramePolicy(settings, rt.session_factory)
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -164,10 +154,8 @@ def _security_headers(app: Flask, settings: Settings) -> None:
 
         binding = g.get("binding")
         # A launch's pages may be framed only by the LMS it came from; pages without a
-        # launch (errors, the config page) by any LMS.
-        ancestors = (
-            " ".join(binding.frame_origins) if binding and binding.frame_origins else any_lms
-        )
+        # launch's return URL by the registered LMSs (web/framing.py).
+        ancestors = framing.ancestors(binding.frame_origins if binding else ())
         response.headers.setdefault("Content-Security-Policy", base + ancestors)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

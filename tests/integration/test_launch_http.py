@@ -48,3 +48,82 @@ def test_refused_launch_deletes_its_state_cookie_too(live_server) -> None:
     assert resp.status_code == 400
     (deleting,) = [c for c in _set_cookies(resp) if c.startswith(f"lti_tool_state_{state}=")]
     assert "Partitioned" in deleting and "Max-Age=0" in deleting
+
+
+PRODUCTION = {
+    "environment": "production",
+    "secret_key": "s" * 40,
+    "base_url": "https://tool.school.example",
+    "sandbox_enabled": False,
+}
+
+
+def _ancestors(resp) -> set[str]:
+    csp = resp.headers["Content-Security-Policy"]
+    return set(csp.split("frame-ancestors ", 1)[1].split(";", 1)[0].split())
+
+
+@pytest.fixture
+def production_app(database_url: str):
+    """The tool as production runs it, with a Moodle and a Canvas registered."""
+    from lti_tool.models.platform import Registration
+    from tests.conftest import _wipe, free_port, make_app
+
+    app = make_app(database_url, free_port(), **PRODUCTION)
+    rt = app.extensions["lti_tool"]
+    _wipe(rt.engine)
+    with rt.session_factory() as s:
+        s.add_all(
+            [
+                Registration(
+                    issuer="https://moodle.school.example",
+                    client_id="m1",
+                    auth_login_url="https://moodle.school.example/mod/lti/auth.php",
+                    auth_token_url="https://moodle.school.example/mod/lti/token.php",
+                    key_set_url="https://moodle.school.example/mod/lti/certs.php",
+                ),
+                Registration(
+                    issuer="https://canvas.instructure.com",
+                    client_id="c1",
+                    auth_login_url="https://sso.canvaslms.com/api/lti/authorize_redirect",
+                    auth_token_url="https://school.instructure.com/login/oauth2/token",
+                    key_set_url="https://sso.canvaslms.com/api/lti/security/jwks",
+                ),
+            ]
+        )
+        s.commit()
+    yield app
+    rt.engine.dispose()
+
+
+def test_production_pages_without_a_launch_are_framable_only_by_registered_platforms(
+    production_app,
+) -> None:
+    """No `https:` and no loopback in production: only the registered platforms' hosts."""
+    client = production_app.test_client()
+    for path in ("/lti/config", "/nowhere", "/c/unknown-launch/path"):
+        assert _ancestors(client.get(path)) == {
+            "'self'",
+            "https://moodle.school.example",
+            "https://canvas.instructure.com",
+            "https://sso.canvaslms.com",
+        }, path
+
+
+def test_production_launch_without_return_url_is_framable_by_registered_platforms(
+    production_app,
+) -> None:
+    from lti_tool.web.framing import FramePolicy
+
+    rt = production_app.extensions["lti_tool"]
+    policy = FramePolicy(rt.settings, rt.session_factory)
+    assert "https:" not in policy.ancestors(()).split()
+    assert "https://moodle.school.example" in policy.ancestors(()).split()
+    assert policy.ancestors(["https://moodle.school.example"]) == "https://moodle.school.example"
+
+
+def test_outside_production_any_https_lms_and_loopback_may_frame(live_server) -> None:
+    import requests
+
+    ancestors = _ancestors(requests.get(live_server.tool_url + "/lti/config", timeout=5))
+    assert {"https:", "http://localhost:*", "http://127.0.0.1:*"} <= ancestors
