@@ -150,10 +150,11 @@ class Evidence(Base):
         ForeignKey("course_line_items.id", ondelete="SET NULL"), default=None
     )
     result_id: Mapped[str | None] = mapped_column(String(1000), default=None)
-    # On the competency's scale (points).
-    score: Mapped[float] = mapped_column(Float)
-    raw_score: Mapped[float | None] = mapped_column(Float, default=None)
-    raw_maximum: Mapped[float | None] = mapped_column(Float, default=None)
+    # What was observed, never converted: a result's points and its maximum, or a rating's
+    # points and the top of the scale it was given on. The engine puts it on the
+    # competency's scale when it evaluates, so a scale changed later reads it correctly.
+    raw_score: Mapped[float] = mapped_column(Float)
+    raw_maximum: Mapped[float] = mapped_column(Float)
     graded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     note: Mapped[str] = mapped_column(Text, default="")

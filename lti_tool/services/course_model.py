@@ -190,7 +190,8 @@ def load_facts(
                 id=str(e.id),
                 student=student,
                 competency=code_of[e.competency_id],
-                score=e.score,
+                score=e.raw_score,
+                out_of=e.raw_maximum,
                 graded_at=e.graded_at,
                 submitted_at=e.submitted_at,
             )

@@ -210,11 +210,6 @@ def pull_grades(
     columns = store_line_items(session, context, items, now)
     if link_placed_columns(session, context.id, columns):
         aligned = aligned_columns(session, context.id)
-    scales = {
-        s.id: engine_scale(s.levels)
-        for s in session.scalars(select(Scale).where(Scale.context_id == context.id))
-    }
-    default = engine_scale(DEFAULT_LEVELS)
     users = {
         u.sub: u.id
         for u in session.scalars(
@@ -256,8 +251,7 @@ def pull_grades(
             out.results += 1
             graded_at = _parse_time(result.get("timestamp"), now)
             for comp in comps:
-                scale = scales.get(comp.scale_id or 0, default)
-                score = scale.from_points(float(given), maximum)
+                # Kept as observed; the engine puts it on the competency's scale.
                 present.add((user_id, comp.id))
                 row = existing.get((user_id, comp.id))
                 if row is None:
@@ -270,7 +264,6 @@ def pull_grades(
                             source_key=key,
                             line_item_id=column.id,
                             result_id=str(result.get("id") or "") or None,
-                            score=score,
                             raw_score=float(given),
                             raw_maximum=maximum,
                             graded_at=graded_at,
@@ -281,10 +274,11 @@ def pull_grades(
                     out.note(user_id, column, "added", float(given))
                 elif (
                     row.withdrawn_at is not None
-                    or abs(row.score - score) > 1e-9
+                    or abs(row.raw_score - float(given)) > 1e-9
+                    or abs(row.raw_maximum - maximum) > 1e-9
                     or row.graded_at != graded_at
                 ):
-                    row.score, row.raw_score, row.raw_maximum = score, float(given), maximum
+                    row.raw_score, row.raw_maximum = float(given), maximum
                     row.graded_at, row.withdrawn_at, row.updated_at = graded_at, None, now
                     out.changed += 1
                     out.note(user_id, column, "changed", float(given))
@@ -310,15 +304,19 @@ def add_rating(
     by_user_id: int | None,
     now: datetime | None = None,
 ) -> Evidence:
-    """A teacher's rating of a student on a competency, in the competency's scale points."""
+    """A teacher's rating of a student on a competency, in the competency's scale points; kept
+    out of that scale's top, so a scale picked later reads it proportionally."""
     now = now or utcnow()
+    scale_row = session.get(Scale, competency.scale_id) if competency.scale_id else None
+    top = engine_scale(scale_row.levels if scale_row else DEFAULT_LEVELS).top_points
     row = Evidence(
         context_id=context_id,
         user_id=user_id,
         competency_id=competency.id,
         source="rating",
         source_key=f"rating:{secrets.token_hex(8)}",
-        score=points,
+        raw_score=points,
+        raw_maximum=top,
         graded_at=now,
         note=note,
         by_user_id=by_user_id,

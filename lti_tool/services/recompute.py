@@ -9,6 +9,8 @@ nothing the second time and posts nothing twice.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +26,8 @@ from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
 from lti_tool.models.types import utcnow
 from lti_tool.services.course_model import evaluate, load_model
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,6 +82,26 @@ def _queue(
     maximum: float,
     now: datetime,
 ) -> bool:
+    # The last check before the LMS: whatever computed the score (a bug, a scale changed under
+    # old evidence), it never posts above its column's maximum (a "150 %" in the gradebook).
+    if not (math.isfinite(score) and math.isfinite(maximum) and maximum > 0 and score >= 0):
+        log.error(
+            "score %r of %r for user %s, competency %s not queued: not a usable score",
+            score,
+            maximum,
+            user_id,
+            competency_id,
+        )
+        return False
+    if score > maximum:
+        log.warning(
+            "score %g is above its column's maximum %g (user %s, competency %s): capped",
+            score,
+            maximum,
+            user_id,
+            competency_id,
+        )
+        score = maximum
     if row is None:
         session.add(
             ScoreOutbox(

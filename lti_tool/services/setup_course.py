@@ -445,6 +445,10 @@ def use_scale_preset(session: Session, context_id: int, key: str) -> Scale | Non
     for comp in competencies(session, context_id):
         old = session.get(Scale, comp.scale_id) if comp.scale_id else None
         renames[comp.code] = level_mapping(old.levels if old else DEFAULT_LEVELS, new_levels)
+        if comp.scale_id != (row.id if row is not None else None):
+            # Its gradebook column gets the new top at the next post (ensure_column updates a
+            # column whose stored label differs); the evidence is re-read on the new scale.
+            comp.passback_label = None
         comp.scale_id = row.id if row is not None else None
     # Rules and goals name levels: they follow to the new scale's words.
     for module in modules(session, context_id):

@@ -223,14 +223,15 @@ def _competencies(
         if code is None:
             continue
         scale = snapshot.scales[code]
-        level = scale.level_for(e.score)
+        points = scale.from_points(e.raw_score, e.raw_maximum)  # evidence is kept as observed
+        level = scale.level_for(points)
         source = (
             labels.get(e.line_item_id) or "a graded activity"
             if e.line_item_id is not None
             else "Teacher rating"
         )
         evidence.setdefault(e.competency_id, []).append(
-            EvidenceLine(e.graded_at, source, e.score, level.name if level else None, e.note)
+            EvidenceLine(e.graded_at, source, points, level.name if level else None, e.note)
         )
     scale_rows = {
         sc.id: sc.levels

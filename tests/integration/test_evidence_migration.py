@@ -1,0 +1,151 @@
+"""Migration 0005 keeps existing evidence meaning what it meant: a rating stored as points on
+its competency's scale becomes those points out of that scale's top, a grade keeps its points
+and maximum, and the downgrade gives back the converted score."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from lti_tool import migrate
+from lti_tool.db import make_engine
+from lti_tool.models.course import Context, User
+from lti_tool.models.mastery import Competency, CourseLineItem, Scale
+from lti_tool.models.platform import Deployment, Registration
+from lti_tool.models.types import utcnow
+from tests import conftest
+
+pytestmark = pytest.mark.postgres
+
+THREE_STEPS = [
+    {"name": "Secure", "points": 2, "color": "#0B874B", "mastery": True},
+    {"name": "Developing", "points": 1, "color": "#FAB901", "mastery": False},
+    {"name": "Not yet", "points": 0, "color": "#E0061F", "mastery": False},
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A database of its own with no schema yet (removed after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migration.db'}"
+        return
+    problem = conftest._postgres_reachable()
+    if problem:
+        if conftest.IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable: {problem}")
+    name = f"{conftest.PG_DB_PREFIX}{uuid.uuid4().hex[:10]}"
+    admin = create_engine(conftest.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield conftest.PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    migrate.upgrade(engine, "0004")
+    with Session(engine) as s:
+        reg = Registration(
+            issuer="https://lms.example",
+            client_id="c1",
+            auth_login_url="https://lms.example/auth",
+            auth_token_url="https://lms.example/token",
+            key_set_url="https://lms.example/jwks",
+        )
+        s.add(reg)
+        s.flush()
+        dep = Deployment(registration_id=reg.id, deployment_id="d1")
+        s.add(dep)
+        s.flush()
+        ctx = Context(registration_id=reg.id, deployment_id=dep.id, context_id="c", title="C")
+        s.add(ctx)
+        s.flush()
+        user = User(registration_id=reg.id, sub="ava")
+        three = Scale(context_id=ctx.id, name="Three steps", levels=THREE_STEPS)
+        s.add_all([user, three])
+        s.flush()
+        canvas = Competency(context_id=ctx.id, code="A", title="A")
+        stepped = Competency(context_id=ctx.id, code="B", title="B", scale_id=three.id)
+        column = CourseLineItem(context_id=ctx.id, url="https://lms/li/1", url_hash="h")
+        s.add_all([canvas, stepped, column])
+        s.commit()
+        ids = (ctx.id, user.id, canvas.id, stepped.id, column.id)
+    ctx_id, user_id, canvas_id, stepped_id, column_id = ids
+    old = sa.table(
+        "evidence",
+        *(
+            sa.column(n)
+            for n in (
+                "id",
+                "context_id",
+                "user_id",
+                "competency_id",
+                "source",
+                "source_key",
+                "line_item_id",
+                "score",
+                "raw_score",
+                "raw_maximum",
+                "graded_at",
+                "note",
+                "updated_at",
+            )
+        ),
+    )
+    now = utcnow()
+    rows = [
+        # (id, competency, source, line item, score on the scale, raw points, raw maximum)
+        (1, canvas_id, "rating", None, 3.0, None, None),
+        (2, stepped_id, "rating", None, 1.0, None, None),
+        (3, canvas_id, "ags", column_id, 3.2, 8.0, 10.0),
+    ]
+    with engine.begin() as conn:
+        for id_, comp, source, li, score, raw, maximum in rows:
+            conn.execute(
+                old.insert().values(
+                    id=id_,
+                    context_id=ctx_id,
+                    user_id=user_id,
+                    competency_id=comp,
+                    source=source,
+                    source_key=f"{source}:{id_}",
+                    line_item_id=li,
+                    score=score,
+                    raw_score=raw,
+                    raw_maximum=maximum,
+                    graded_at=now,
+                    note="",
+                    updated_at=now,
+                )
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        observed = conn.execute(
+            text("SELECT id, raw_score, raw_maximum FROM evidence ORDER BY id")
+        ).all()
+        assert [tuple(r) for r in observed] == [(1, 3.0, 4.0), (2, 1.0, 2.0), (3, 8.0, 10.0)]
+        assert "score" not in {c["name"] for c in sa.inspect(conn).get_columns("evidence")}
+    cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    with engine.connect() as conn:
+        back = conn.execute(
+            text("SELECT id, score, raw_score, raw_maximum FROM evidence ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in back] == [
+        (1, 3.0, None, None),
+        (2, 1.0, None, None),
+        (3, 3.2, 8.0, 10.0),
+    ]
+    engine.dispose()
