@@ -17,6 +17,7 @@ from lti_tool.runtime import runtime
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import RosterUnavailable, sync_roster
 from lti_tool.services.student_view import module_line
+from lti_tool.web import sync_problems
 from lti_tool.web.binding import ALL_ROLES, membership, requires
 
 bp = Blueprint("pages", __name__)
@@ -84,7 +85,7 @@ def teacher_home(launch_id: str) -> str:
         counts=counts,
         modules=course_modules(g.context.id),
         synced=request.args.get("synced"),
-        sync_error=request.args.get("sync_error"),
+        sync_error=sync_problems.message(request.args.get("sync_error")),
     )
 
 
@@ -100,7 +101,8 @@ def sync_roster_now(launch_id: str) -> Response:
     except (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable) as exc:
         db.rollback()
         current_app.logger.warning("roster sync of course %s failed: %s", g.context.id, exc)
-        return redirect(url_for("pages.teacher_home", launch_id=launch_id, sync_error=str(exc)))
+        code = sync_problems.problem_code(exc)
+        return redirect(url_for("pages.teacher_home", launch_id=launch_id, sync_error=code))
     return redirect(url_for("pages.teacher_home", launch_id=launch_id, synced=result.summary()))
 
 
