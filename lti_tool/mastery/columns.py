@@ -166,6 +166,8 @@ def module_status(
         best = [max(row) for row in zip(*[f.status[o] for o in mp.options], strict=True)]
         completed = [s >= COMPLETED for s in best]
         mastered = [s >= MASTERED for s in best]
+        # A choice is open only while one of its options can be opened.
+        unlocked = [u and s > LOCKED for u, s in zip(unlocked, best, strict=True)]
     else:
         if mp.line_item is not None:
             t = mp.complete_at

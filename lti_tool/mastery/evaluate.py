@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from .catalog import Module
 from .course import ClassState
 from .facts import OverrideKind, Status
-from .rule_render import clause, describe, format_time, number
+from .rule_render import (
+    YOU,
+    Reader,
+    clause,
+    describe,
+    format_time,
+    number,
+    plain,
+    points,
+    standing,
+    standing_sentence,
+)
 from .rules import (
     AllOf,
     AnyOf,
@@ -69,27 +80,38 @@ class Explanation:
     next_steps: tuple[NextStep, ...]
 
 
-def explain(state: ClassState, student: str, module: str) -> Explanation:
-    """The verdict for one student and module, with its reasons; always equal to the state's."""
+def explain(state: ClassState, student: str, module: str, reader: Reader = YOU) -> Explanation:
+    """The verdict for one student and module, with its reasons; always equal to the state's.
+
+    The reasons walk the rule with each `not` pushed down to the facts (`plain`): the same
+    verdict, read without double negatives. `reader` names the student for a teacher or mentor.
+    """
     si, mi = state._student(student), state._module(module)
     model = state.model
     mod = model.modules[mi]
-    rule = mod.unlock.rule
-    condition = _condition(state, si, rule, "rule") if rule is not None else None
+    rule = plain(mod.unlock.rule) if mod.unlock.rule is not None else None
+    condition = _condition(state, si, rule, "rule", reader) if rule is not None else None
     held = condition.holds if condition is not None else True
     kept = mod.unlock.mode is UnlockMode.STICKY and not held and si in state.memory[mi]
     override = state.overrides[mi].get(si)
     completed, mastered = _completion(state, si, mi, mod)
+    options = [Status(state.status[model.module_index[o]][si]) for o in mod.choice_of]
+    open_options = sum(1 for o in options if o is not Status.LOCKED)
+    choice_open = not options or open_options > 0
     if override is OverrideKind.EXEMPT:
         status = Status.EXEMPT
     elif override is OverrideKind.LOCK:
         status = Status.LOCKED
-    elif override is OverrideKind.UNLOCK or held or kept:
+    elif override is OverrideKind.UNLOCK or ((held or kept) and choice_open):
         status = Status.MASTERED if mastered else Status.COMPLETED if completed else Status.UNLOCKED
     else:
         status = Status.LOCKED
-    summary = _summary(status, override, held, kept, rule is None)
-    steps = _next_steps(state, si, mod, status, override, condition)
+    summary = _summary(
+        status, override, held or kept, kept, rule is None, condition, reader, options
+    )
+    steps = _next_steps(state, si, mod, status, override, condition, reader, rule)
+    if status is Status.LOCKED and override is None and not steps and options:
+        steps = _option_steps(state, student, mod, reader)
     return Explanation(student, module, status, summary, override, held, kept, condition, steps)
 
 
@@ -118,21 +140,41 @@ def _completion(state: ClassState, si: int, mi: int, mod: Module) -> tuple[bool,
 
 
 def _summary(
-    status: Status, override: OverrideKind | None, held: bool, kept: bool, open_rule: bool
+    status: Status,
+    override: OverrideKind | None,
+    held: bool,
+    kept: bool,
+    open_rule: bool,
+    condition: Condition | None,
+    reader: Reader,
+    options: list[Status],
 ) -> str:
+    teacher = reader.teacher
     if override is OverrideKind.EXEMPT:
-        return "Exempt: your teacher excused you from this module."
+        return f"Exempt: {teacher} excused {reader.object} from this module."
     if override is OverrideKind.LOCK:
-        return "Locked by your teacher."
+        return f"Locked by {teacher}."
     if status is Status.LOCKED:
-        return "Locked: the conditions below are not all met yet."
+        if held and options:
+            return "Locked: none of its options is open yet."
+        return "Locked: " + _unmet(condition)
     word = {
         Status.UNLOCKED: "Unlocked",
         Status.COMPLETED: "Completed",
         Status.MASTERED: "Mastered",
     }[status]
     if override is OverrideKind.UNLOCK:
-        return f"{word}: your teacher unlocked this module."
+        for_whom = "" if reader.name is None else f" for {reader.name}"
+        return f"{word}: {teacher} unlocked this module{for_whom}."
+    if options:
+        you = reader.subject
+        if status is Status.MASTERED:
+            return f"Mastered: {you} mastered one of its options."
+        if status is Status.COMPLETED:
+            return f"Completed: {you} finished one of its options."
+        n_open = sum(1 for o in options if o is not Status.LOCKED)
+        verb = "is" if n_open == 1 else "are"
+        return f"Unlocked: {n_open} of its {len(options)} options {verb} open."
     if open_rule:
         return f"{word}: open from the start."
     if kept:
@@ -140,13 +182,29 @@ def _summary(
     return f"{word}: the unlock conditions are met."
 
 
-def _condition(state: ClassState, si: int, rule: Rule, path: str) -> Condition:
+def _unmet(condition: Condition | None) -> str:
+    """Why a rule does not hold, in the words of its top group ("any" is not "not all")."""
+    if condition is None or not condition.children or condition.kind == "not":
+        return "the condition below is not met yet."
+    met = int(condition.current or 0)
+    if condition.kind == "any":
+        return "none of the conditions below is met yet; any one of them opens it."
+    need = "all are" if condition.kind == "all" else f"{int(condition.needed or 0)} are"
+    of = f"the {len(condition.children)} conditions below"
+    if met == 0:
+        return f"none of {of} is met yet; {need} needed."
+    return f"{met} of {of} {'is' if met == 1 else 'are'} met; {need} needed."
+
+
+def _condition(
+    state: ClassState, si: int, rule: Rule, path: str, reader: Reader = YOU
+) -> Condition:
     model = state.model
     catalog = model.catalog
-    text = describe(rule, catalog)
+    text = describe(rule, catalog, reader)
     if isinstance(rule, AllOf | AnyOf | AtLeastOf):
         kids = tuple(
-            _condition(state, si, c, f"{path}.{_key(rule)}[{i}]")
+            _condition(state, si, c, f"{path}.{_key(rule)}[{i}]", reader)
             for i, c in enumerate(rule.conditions)
         )
         met = sum(1 for k in kids if k.holds)
@@ -167,8 +225,10 @@ def _condition(state: ClassState, si: int, rule: Rule, path: str) -> Condition:
             path, _key(rule), text, holds, progress, float(met), float(need), detail, kids
         )
     if isinstance(rule, Not):
-        inner = _condition(state, si, rule.condition, f"{path}.not")
+        inner = _condition(state, si, rule.condition, f"{path}.not", reader)
         holds = not inner.holds
+        # A negated fact is one line in its negated words; only "fewer than k of" keeps its
+        # group, whose members are listed under it (the line of the group itself would repeat).
         return Condition(
             path,
             "not",
@@ -178,7 +238,7 @@ def _condition(state: ClassState, si: int, rule: Rule, path: str) -> Condition:
             inner.current,
             inner.needed,
             inner.detail,
-            (inner,),
+            inner.children,
         )
     if isinstance(rule, CompetencyAtLeast):
         ci = model.comp_index[rule.competency]
@@ -191,32 +251,35 @@ def _condition(state: ClassState, si: int, rule: Rule, path: str) -> Condition:
         else:
             needed = float(rule.score or 0.0)
         holds = score is not None and score >= needed - EPSILON
+        detail = standing(comp.scale, score, needed)
         if score is None:
-            detail, progress = f"no score yet, {number(needed)} needed", 0.0
+            progress = 0.0
         else:
-            level_now = comp.scale.level_for(score)
-            name = f"{level_now.name}, " if level_now is not None else ""
-            detail = f"{name}{number(score)} of {number(needed)}"
             progress = 1.0 if holds else (min(score / needed, 0.999) if needed > 0 else 0.0)
         return Condition(path, "competency", text, holds, progress, score, needed, detail)
     if isinstance(rule, LineItemAtLeast):
         li = model.line_item_index[rule.line_item]
         item = model.line_items[li]
         raw = state.points[li][si]
-        points = None if raw < 0 else raw
+        got = None if raw < 0 else raw
         if rule.percent is not None:
             needed = rule.percent / 100 * item.max_points
-            current: float | None = None if points is None else points / item.max_points * 100
+            current: float | None = None if got is None else got / item.max_points * 100
             target: float = rule.percent
             unit = "%"
         else:
             needed = float(rule.points or 0.0)
-            current, target, unit = points, needed, " points"
-        holds = points is not None and points >= needed - EPSILON
+            current, target, unit = got, needed, ""
+        holds = got is not None and got >= needed - EPSILON
+        shown = f"{number(target)}%" if unit else points(target)
         if current is None:
-            detail, progress = f"no score yet, {number(target)}{unit} needed", 0.0
+            detail, progress = f"no score yet, {shown} needed", 0.0
         else:
-            detail = f"{number(round(current, 2))}{unit} of {number(target)}{unit}"
+            if holds:
+                now = f"{number(current)}%" if unit else points(current)
+                detail = f"{now} ({number(target)}{unit} needed)"
+            else:  # "1 of 6 points", "70% of 80%"
+                detail = f"{number(current)}{unit} of {shown}"
             progress = 1.0 if holds else (min(current / target, 0.999) if target > 0 else 0.0)
         return Condition(path, "line_item", text, holds, progress, current, target, detail)
     if isinstance(rule, ModuleCompleted | ModuleMastered):
@@ -257,7 +320,7 @@ def _condition(state: ClassState, si: int, rule: Rule, path: str) -> Condition:
             1.0 if holds else 0.0,
             "member" if holds else "not a member",
             "member",
-            "you are in it" if holds else "you are not in it",
+            f"{reader.subject} {reader.verb('are')} {'' if holds else 'not '}in it",
         )
     raise TypeError(f"not a rule: {rule!r}")
 
@@ -286,22 +349,45 @@ def _plan(cond: Condition) -> Plan:
     return 1.0 - cond.progress, (cond,)
 
 
-def _step_text(state: ClassState, cond: Condition, rule: Rule | None) -> str:
+def _step_text(state: ClassState, cond: Condition, rule: Rule | None, reader: Reader) -> str:
+    """A next step in the imperative ("Finish Module 1"), with where the student stands."""
     if cond.kind == "not" or rule is None:
-        return f"Only a change by your teacher can meet this: {cond.text}"
+        return f"Only a change by {reader.teacher} can meet this: {cond.text}"
     if isinstance(rule, OnOrAfter):
         return f"Wait until {format_time(rule.when)}"
     if isinstance(rule, InGroup):
-        return f"Ask your teacher about the group {state.model.catalog.group_name(rule.group)}"
+        return f"Ask {reader.teacher} about the group {state.model.catalog.group_name(rule.group)}"
     _, predicate = clause(rule, state.model.catalog)
     text = predicate[0].upper() + predicate[1:]
-    if isinstance(rule, CompetencyAtLeast | LineItemAtLeast):
+    you, have, are = reader.subject, reader.verb("have"), reader.verb("are")
+    if isinstance(rule, CompetencyAtLeast):
+        comp = state.model.competencies[state.model.comp_index[rule.competency]]
+        score = cond.current if isinstance(cond.current, float) else None
+        return f"{text}: {standing_sentence(reader, comp.scale, score, float(cond.needed or 0))}"
+    if isinstance(rule, LineItemAtLeast):
         if cond.current is None:
-            return f"{text}: you have no score yet"
-        return f"{text}: you are at {cond.detail}"
+            return f"{text}: {you} {have} no score yet"
+        return f"{text}: {you} {are} at {cond.detail}"
     if cond.current == Status.LOCKED.label:
         return f"{text} (it is locked for now)"
     return text
+
+
+def _option_steps(
+    state: ClassState, student: str, mod: Module, reader: Reader
+) -> tuple[NextStep, ...]:
+    """A choice none of whose options is open: the cheapest way into each option."""
+    steps = []
+    for option in mod.choice_of:
+        title = state.model.catalog.modules[option]
+        why = explain(state, student, option, reader)
+        if why.next_steps:
+            first = why.next_steps[0]
+            steps.append(NextStep(f"To open {title}: {first.text}", f"option {option}", first.cost))
+        else:
+            text = f"Only a change by {reader.teacher} can open {title}"
+            steps.append(NextStep(text, f"option {option}", 1.0))
+    return tuple(sorted(steps, key=lambda s: s.cost))
 
 
 def _find(rule: Rule, path: str, target: str) -> Rule | None:
@@ -324,17 +410,19 @@ def _next_steps(
     status: Status,
     override: OverrideKind | None,
     condition: Condition | None,
+    reader: Reader,
+    rule: Rule | None,
 ) -> tuple[NextStep, ...]:
     model = state.model
     if status in (Status.EXEMPT, Status.MASTERED) or override is OverrideKind.LOCK:
         return ()
     if status is Status.LOCKED:
-        if condition is None or mod.unlock.rule is None:
+        if condition is None or rule is None:
             return ()
         _, leaves = _plan(condition)
         steps = [
             NextStep(
-                _step_text(state, c, _find(mod.unlock.rule, "rule", c.path)),
+                _step_text(state, c, _find(rule, "rule", c.path), reader),
                 c.path,
                 round(1.0 - c.progress, 6),
             )
@@ -354,12 +442,12 @@ def _next_steps(
         target = comp.scale.mastery_level
         raw = state.scores[ci][si]
         if raw < target.points - EPSILON:
-            at = "no score yet" if raw < 0 else f"{comp.scale.level_for(raw).name}, {number(raw)}"  # type: ignore[union-attr]
+            score = None if raw < 0 else raw
+            at = standing_sentence(reader, comp.scale, score, target.points)
             cost = 1.0 if raw < 0 else round(1.0 - raw / target.points, 6) if target.points else 1.0
             steps.append(
                 NextStep(
-                    f"Reach {target.name} in {comp.title}: you are at {at} of "
-                    f"{number(target.points)}",
+                    f"Reach {target.name} in {comp.title}: {at}",
                     f"competency {code}",
                     cost,
                 )

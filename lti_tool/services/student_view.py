@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery as engine
-from lti_tool.mastery.rule_render import number
+from lti_tool.mastery.rule_render import Reader, has_time, level_label, number
 from lti_tool.mastery.scales import EPSILON
 from lti_tool.models.mastery import CourseLineItem, Evidence, Goal, Scale
 from lti_tool.models.types import utcnow
@@ -53,12 +53,17 @@ class ModuleLine:
     summary: str
     conditions: tuple[ConditionLine, ...]
     next_steps: tuple[str, ...]
-    options: tuple[tuple[int, str, str], ...]  # a choice: (module id, title, status)
+    options: tuple[ModuleLine, ...]  # a choice: its options, each with its own reasons
     competencies: tuple[str, ...]
+    has_times: bool = False  # its rule names a date: the page says once which zone times are in
 
     @property
     def is_open(self) -> bool:
         return self.status != "locked"
+
+    @property
+    def mentions_times(self) -> bool:
+        return self.has_times or any(o.has_times for o in self.options)
 
 
 @dataclass(frozen=True)
@@ -77,13 +82,21 @@ class CompetencyLine:
     title: str
     description: str
     score: float | None
-    level: str | None
+    level: str | None  # the engine's level (its colour); `label` is what people read
+    label: str | None
     css: str
     mastered: bool
     mastery_points: float
     top_points: float
     evidence: tuple[EvidenceLine, ...]
     depth: int = 0
+
+    @property
+    def shown_score(self) -> str:
+        """ "2.6 of 4": out of the scale's top (a score past the top shows as the top)."""
+        if self.score is None:
+            return ""
+        return f"{number(min(self.score, self.top_points))} of {number(self.top_points)}"
 
     @property
     def progress(self) -> float:
@@ -108,6 +121,7 @@ class GoalLine:
 @dataclass
 class StudentView:
     user_id: int
+    name: str | None = None  # set when a teacher or mentor reads about the student
     modules: list[ModuleLine] = field(default_factory=list)
     competencies: list[CompetencyLine] = field(default_factory=list)
     goals: list[GoalLine] = field(default_factory=list)
@@ -117,6 +131,10 @@ class StudentView:
         for m in self.modules:
             out[m.status] = out.get(m.status, 0) + 1
         return out
+
+    @property
+    def mentions_times(self) -> bool:
+        return any(m.mentions_times for m in self.modules)
 
 
 def _lines(cond: engine.Condition | None, depth: int = 0) -> list[ConditionLine]:
@@ -134,16 +152,26 @@ def _lines(cond: engine.Condition | None, depth: int = 0) -> list[ConditionLine]
 
 
 def student_view(
-    session: Session, context_id: int, user_id: int, now: datetime | None = None
+    session: Session,
+    context_id: int,
+    user_id: int,
+    now: datetime | None = None,
+    name: str | None = None,
 ) -> StudentView:
+    """`name`: a teacher or mentor reads about this student ("Ava is at ..."), not "you"."""
     now = now or utcnow()
     snapshot, state = evaluate_student(session, context_id, user_id, now)
     student = str(user_id)
-    view = StudentView(user_id=user_id)
-    view.modules = _modules(snapshot, state, student)
+    view = StudentView(user_id=user_id, name=name)
+    view.modules = _modules(snapshot, state, student, reader=_reader(name))
     view.competencies = _competencies(session, context_id, user_id, snapshot, state, student)
     view.goals = _goals(session, context_id, user_id, snapshot, state, student, view, now)
     return view
+
+
+def _reader(name: str | None) -> Reader:
+    """The student reads "you"; anyone else reads the student's name (or "the student")."""
+    return Reader(None) if name is None else Reader(name.strip() or "the student")
 
 
 def module_line(
@@ -156,41 +184,43 @@ def module_line(
 
 
 def _modules(
-    snapshot: CourseSnapshot, state: Any, student: str, only: str | None = None
+    snapshot: CourseSnapshot,
+    state: Any,
+    student: str,
+    only: str | None = None,
+    reader: Reader | None = None,
 ) -> list[ModuleLine]:
-    titles = {key: row.title for key, row in snapshot.modules.items()}
-    status_of = {key: state.module_status(student, key) for key in snapshot.modules}
-    lines = []
-    for key, row in snapshot.modules.items():
-        if only is not None and key != only:
-            continue
-        why = engine.explain(state, student, key)
+    reader = reader or Reader()
+    made: dict[str, ModuleLine] = {}
+
+    def line(key: str) -> ModuleLine:
+        # A choice lists its options with their own reasons; the model has no cycles.
+        if key in made:
+            return made[key]
+        row = snapshot.modules[key]
+        why = engine.explain(state, student, key, reader)
         status = why.status
-        options = tuple(
-            (int(o), titles.get(o, o), status_of[o].name.lower())
-            for o in (row.choice_of and [str(i) for i in row.choice_of] or [])
-            if o in status_of
-        )
         module = snapshot.model.modules[snapshot.model.module_index[key]]
-        lines.append(
-            ModuleLine(
-                id=row.id,
-                title=row.title,
-                description=row.description or "",
-                status=status.name.lower(),
-                status_word=STATUS_WORDS[status],
-                summary=why.summary,
-                conditions=tuple(_lines(why.condition)),
-                next_steps=tuple(step.text for step in why.next_steps),
-                options=options,
-                competencies=tuple(
-                    snapshot.competencies[c].title
-                    for c in module.competencies
-                    if c in snapshot.competencies
-                ),
-            )
+        made[key] = ModuleLine(
+            id=row.id,
+            title=row.title,
+            description=row.description or "",
+            status=status.name.lower(),
+            status_word=STATUS_WORDS[status],
+            summary=why.summary,
+            conditions=tuple(_lines(why.condition)),
+            next_steps=tuple(step.text for step in why.next_steps),
+            options=tuple(line(o) for o in module.choice_of if o in snapshot.modules),
+            competencies=tuple(
+                snapshot.competencies[c].title
+                for c in module.competencies
+                if c in snapshot.competencies
+            ),
+            has_times=has_time(module.unlock.rule),
         )
-    return lines
+        return made[key]
+
+    return [line(key) for key in snapshot.modules if only is None or key == only]
 
 
 def _competencies(
@@ -224,14 +254,13 @@ def _competencies(
             continue
         scale = snapshot.scales[code]
         points = scale.from_points(e.raw_score, e.raw_maximum)  # evidence is kept as observed
-        level = scale.level_for(points)
         source = (
             labels.get(e.line_item_id) or "a graded activity"
             if e.line_item_id is not None
             else "Teacher rating"
         )
         evidence.setdefault(e.competency_id, []).append(
-            EvidenceLine(e.graded_at, source, points, level.name if level else None, e.note)
+            EvidenceLine(e.graded_at, source, points, level_label(scale, points), e.note)
         )
     scale_rows = {
         sc.id: sc.levels
@@ -252,6 +281,7 @@ def _competencies(
                 description=row.description or "",
                 score=result.score,
                 level=result.level.name if result.level else None,
+                label=level_label(scale, result.score),
                 css=level_class(
                     row.scale_id if row.scale_id in scale_rows else None,
                     scale_rows.get(row.scale_id or 0, DEFAULT_LEVELS),
@@ -312,7 +342,10 @@ def goal_line(
         reached = comp.score is not None and have >= wanted.points - EPSILON
         progress = 1.0 if reached else (have / wanted.points if wanted.points > 0 else 0.0)
         text = f"{comp.title}: reach {wanted.name}"
-        detail = f"{comp.level or 'No evidence yet'}, {number(have)} of {number(wanted.points)}"
+        if comp.score is None:
+            detail = f"No evidence yet, {number(wanted.points)} needed"
+        else:
+            detail = f"{comp.label}, {number(have)} of {number(wanted.points)}"
     elif goal.module_id is not None:
         module = modules.get(goal.module_id)
         if module is None:

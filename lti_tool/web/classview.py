@@ -129,7 +129,7 @@ def _level_names() -> list[str]:
 
 def _student_page(launch_id: str, user: User, problem: str = "", status: int = 200):
     db = runtime().db()
-    view = student_view(db, g.context.id, user.id)
+    view = student_view(db, g.context.id, user.id, name=user.name or "")
     audit = list(
         db.scalars(
             select(AuditEntry)

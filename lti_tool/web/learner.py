@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import delete, select
 from werkzeug.wrappers import Response
 
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
+from lti_tool.mastery.rule_render import format_day, number
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import Goal
 from lti_tool.runtime import runtime
@@ -17,6 +20,18 @@ from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import membership, requires
 
 bp = Blueprint("learner", __name__)
+
+
+@bp.app_template_filter("num")
+def num_filter(value: float) -> str:
+    """Numbers as students read them: "2.6", "1,000", never "1e+21"."""
+    return number(float(value))
+
+
+@bp.app_template_filter("day")
+def day_filter(value: date | datetime) -> str:
+    """ "3 December 2026", as a school writes a date."""
+    return format_day(value)
 
 
 def _own_nav(launch_id: str) -> list[tuple[str, str, dict[str, object]]]:
@@ -140,7 +155,7 @@ def _mentee(user_id: int) -> User:
 @requires(MENTOR)
 def mentee_path(launch_id: str, user_id: int) -> str:
     mentee = _mentee(user_id)
-    view = student_view(runtime().db(), g.context.id, mentee.id)
+    view = student_view(runtime().db(), g.context.id, mentee.id, name=mentee.name or "")
     return render_template(
         "learner/path.html",
         context=g.context,
@@ -156,7 +171,7 @@ def mentee_path(launch_id: str, user_id: int) -> str:
 @requires(MENTOR)
 def mentee_profile(launch_id: str, user_id: int) -> str:
     mentee = _mentee(user_id)
-    view = student_view(runtime().db(), g.context.id, mentee.id)
+    view = student_view(runtime().db(), g.context.id, mentee.id, name=mentee.name or "")
     return render_template(
         "learner/profile.html",
         context=g.context,

@@ -58,12 +58,25 @@ def module(launch_id: str, module_id: int) -> tuple[str, int]:
         abort(404)
     if g.binding.role == STUDENT:
         line = module_line(db, g.context.id, g.user.id, found.id)
-        if line is not None and not line.is_open:
+        if line is not None and (not line.is_open or line.options):
+            # A locked module's reasons, or a choice's options with theirs: never just a title.
             page = render_template(
                 "learner/locked.html", context=g.context, m=line, launch_id=launch_id
             )
             return page, 200  # a normal state of the page, not an error
-    page = render_template("module.html", context=g.context, module=found, role=g.binding.role)
+    options = [
+        o
+        for o in (db.get(Module, int(i)) for i in found.choice_of or [])
+        if o is not None and o.context_id == g.context.id
+    ]
+    page = render_template(
+        "module.html",
+        context=g.context,
+        module=found,
+        options=options,
+        role=g.binding.role,
+        launch_id=launch_id,
+    )
     return page, 200
 
 

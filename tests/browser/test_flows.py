@@ -36,7 +36,7 @@ pytestmark = pytest.mark.browser
 SLUG = "canvas"
 # Clicks up to placement measured by bench/setup_effort.py (the target is 40).
 CLICKS_TO_PLACEMENT = 40  # the target; bench/setup_effort.py measures 35
-LOCKED = "Locked: the conditions below are not all met yet."
+LOCKED = "Locked: the condition below is not met yet."
 
 
 class Flow:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.models.mastery import Goal
 from lti_tool.models.modules import Module
+from lti_tool.services.recompute import recompute_course
 from tests.integration.test_loop import setup_course, type_grade
 from tests.lms import Browser, course_and_link, forms, launch_as, people
 
@@ -52,11 +53,13 @@ def test_locked_module_explains_itself_and_opens_after_a_grade(live_server) -> N
     text = _text(browser.get(f"{base}/path").text)
     assert "Unlocked: the unlock conditions are met." in text
     opened = browser.get(f"{base}/modules/{module_id}")
-    assert "See your whole path" not in opened.text and "Adding fractions" in opened.text
+    assert "Locked" not in _text(opened.text) and "Adding fractions" in opened.text
+    assert "See your whole path" in opened.text  # a way back to the path
 
     profile = _text(browser.get(f"{base}/profile").text)
     assert "Equivalent fractions" in profile and "Mastery" in profile
-    assert "3.6 of 3" in profile and "Quiz 1" in profile  # the evidence behind it
+    assert "3.6 of 4" in profile and "Quiz 1" in profile  # out of the scale's top; evidence
+    assert "3.6 of 3" not in profile
 
 
 def test_a_student_sets_a_goal_and_a_bad_one_is_refused_in_place(live_server) -> None:
@@ -80,7 +83,7 @@ def test_a_student_sets_a_goal_and_a_bad_one_is_refused_in_place(live_server) ->
     )
     text = _text(good.text)
     assert "Goal added." in text and "Equivalent fractions: reach Mastery" in text
-    assert "18 Dec 2026" in text and "No evidence yet, 0 of 3" in text
+    assert "18 December 2026" in text and "No evidence yet, 3 needed" in text
     [remove] = [f for f in forms(good.text) if "/goals/" in f["action"]]
     gone = browser.post(base.split("/c/")[0] + remove["action"], remove["fields"])
     assert "Goal removed." in gone.text and "reach Mastery" not in gone.text
@@ -129,3 +132,102 @@ def test_teacher_and_mentor_urls_refuse_a_student(live_server) -> None:
     browser, base = _launch(live_server, "canvas", "Ava Adams")
     for url in (f"{base}/mentees", f"{base}/mentees/1/path", f"{base}/mentees/1/profile"):
         assert browser.get(url).status_code == 403, url
+
+
+def _choice_course(live_server, slug: str) -> tuple[int, int]:
+    """setup_course plus two options that open at Mastery and a choice between them."""
+    context_id, _, _ = setup_course(live_server, slug)
+    rule = {"rule": {"competency": "FRAC-1", "level": "Mastery"}}
+    with live_server.rt.session_factory() as s:
+        options = [
+            Module(context_id=context_id, title=title, unlock_rule=rule)
+            for title in ("Fractions with pictures", "Fractions with numbers")
+        ]
+        s.add_all(options)
+        s.flush()
+        choice = Module(
+            context_id=context_id, title="Pick a path", choice_of=[o.id for o in options]
+        )
+        s.add(choice)
+        s.flush()
+        recompute_course(s, context_id, {"kind": "test"})
+        s.commit()
+        return context_id, choice.id
+
+
+def _counts_row(html: str, title: str) -> list[int]:
+    """The class view's unlock counts of one module: locked, open, completed, mastered, exempt."""
+    row = re.search(rf"<th scope=\"row\">{title}</th>((?:<td>\d+</td>)+)", html)
+    assert row, f"no counts row for {title}"
+    return [int(n) for n in re.findall(r"\d+", row.group(1))]
+
+
+def test_choice_module_shows_its_options_and_is_open_only_with_one(live_server) -> None:
+    rt = live_server.rt
+    context_id, choice_id = _choice_course(live_server, "canvas")
+    with rt.session_factory() as s:
+        everyone = people(s, "canvas")
+    teacher, students = everyone["teacher"][0].name, len(everyone["student"])
+    teacher_browser, teacher_base = _launch(live_server, "canvas", teacher)
+    counts = _counts_row(teacher_browser.get(f"{teacher_base}/class").text, "Pick a path")
+    assert counts[:2] == [students, 0]  # every student's is locked: both options are
+
+    browser, base = _launch(live_server, "canvas", "Ava Adams")
+    path = _text(browser.get(f"{base}/path").text)
+    assert "Pick a path Locked" in path
+    assert "Locked: none of its options is open yet." in path
+    assert "open from the start" not in path
+    # opened from the LMS: its options, their states and reasons, and the way back
+    page = browser.get(f"{base}/modules/{choice_id}")
+    text = _text(page.text)
+    assert "Fractions with pictures Locked" in text and "Fractions with numbers Locked" in text
+    assert "Locked: the condition below is not met yet." in text
+    assert (
+        "Next step: To open Fractions with pictures: Reach Mastery in Equivalent fractions: "
+        "you have no score yet"
+    ) in text
+    assert "See your whole path" in page.text
+
+    type_grade(live_server, "canvas", "Ava Adams", 9)  # 90% = 3.6: Mastery opens both options
+    sync_course_grades(rt, context_id, post=False)
+    text = _text(browser.get(f"{base}/modules/{choice_id}").text)
+    assert "Unlocked: 2 of its 2 options are open." in text
+    assert "Fractions with pictures Unlocked" in text
+    assert re.search(
+        r'href="[^"]*/modules/\d+">Fractions with pictures</a>',
+        browser.get(f"{base}/modules/{choice_id}").text,
+    )
+    counts = _counts_row(teacher_browser.get(f"{teacher_base}/class").text, "Pick a path")
+    assert counts[:2] == [students - 1, 1]  # Ava's is open now, the others' still locked
+
+
+def _cards(html: str) -> str:
+    """The module cards of a page, as read."""
+    return _text(" ".join(re.findall(r'<ol class="cards">(.*?)</ol>', html, re.S)))
+
+
+def test_teacher_and_mentor_read_about_the_student_by_name(live_server) -> None:
+    setup_course(live_server, "canvas")
+    with live_server.rt.session_factory() as s:
+        everyone = people(s, "canvas")
+    ava = everyone["student"][0]
+    _launch(live_server, "canvas", ava.name)
+    step = f"Reach Mastery in Equivalent fractions: {ava.name} has no score yet"
+
+    mentor, base = _launch(live_server, "canvas", everyone["mentor"][0].name)
+    with live_server.rt.session_factory() as s:
+        from lti_tool.models.course import User
+
+        ava_id = s.scalar(select(User.id).where(User.name == ava.name))
+    cards = _cards(mentor.get(f"{base}/mentees/{ava_id}/path").text)
+    assert f"Next step for {ava.name}: {step}" in cards
+    assert not re.search(r"\byou(r)?\b", cards, re.I), cards
+
+    teacher, base = _launch(live_server, "canvas", everyone["teacher"][0].name)
+    cards = _cards(teacher.get(f"{base}/class/students/{ava_id}").text)
+    assert f"Next step for {ava.name}: {step}" in cards
+    assert not re.search(r"\byou(r)?\b", cards, re.I), cards
+
+    own, base = _launch(live_server, "canvas", ava.name)  # the student herself: "you"
+    cards = _cards(own.get(f"{base}/path").text)
+    assert "Next step: Reach Mastery in Equivalent fractions: you have no score yet" in cards

@@ -34,7 +34,7 @@ def test_form_becomes_the_rule_a_teacher_read_as_a_sentence() -> None:
     sentence = render(parse_unlock({"rule": rule}, CATALOG), CATALOG)
     assert sentence == (
         "Unlocks when you reach a score of 2.5 in Equivalent fractions "
-        "or it is 1 March 2025, 08:30 UTC or later"
+        "or it is 1 March 2025 at 08:30 or later (times in UTC)"
     )
 
 

@@ -165,7 +165,7 @@ def test_dates_and_groups():
     assert ben.module_status("ben", "M5") is Status.UNLOCKED
     steps = explain(state, "ben", "M5").next_steps
     assert [s.text for s in steps] == [
-        "Wait until 10 March 2025, 00:00 UTC",
+        "Wait until 10 March 2025 at 00:00",
         "Ask your teacher about the group Red team",
     ]
 

@@ -203,7 +203,7 @@ SENTENCES = [
     (QUIZ, "Unlocks when you score at least 80% on Quiz 1"),
     (LineItemAtLeast("quiz-1", points=8), "Unlocks when you score at least 8 points on Quiz 1"),
     (LineItemAtLeast("quiz-1", points=1), "Unlocks when you score at least 1 point on Quiz 1"),
-    (MARCH, "Unlocks when it is 3 March 2025, 00:00 UTC or later"),
+    (MARCH, "Unlocks when it is 3 March 2025 at 00:00 or later (times in UTC)"),
     (RED, "Unlocks when you are in the group Red team"),
     (
         AllOf((REACH, FINISH_2)),
@@ -212,12 +212,12 @@ SENTENCES = [
     (AnyOf((FINISH_1, QUIZ)), "Unlocks when you finish Module 1 or score at least 80% on Quiz 1"),
     (
         AllOf((FINISH_1, MARCH, RED)),
-        "Unlocks when you finish Module 1, it is 3 March 2025, 00:00 UTC or later and you are in "
-        "the group Red team",
+        "Unlocks when you finish Module 1, it is 3 March 2025 at 00:00 or later and you are in "
+        "the group Red team (times in UTC)",
     ),
     (Not(FINISH_1), "Unlocks when you have not finished Module 1"),
     (Not(REACH), "Unlocks when you are below Mastery in Equivalent fractions"),
-    (Not(MARCH), "Unlocks when it is before 3 March 2025, 00:00 UTC"),
+    (Not(MARCH), "Unlocks when it is before 3 March 2025 at 00:00 (times in UTC)"),
     (Not(QUIZ), "Unlocks when you have not scored at least 80% on Quiz 1"),
     (Not(RED), "Unlocks when you are not in the group Red team"),
     (Not(Not(FINISH_1)), "Unlocks when you finish Module 1"),
@@ -233,11 +233,19 @@ SENTENCES = [
     ),
     (
         Not(AnyOf((FINISH_1, RED))),
-        "Unlocks when none of these hold: you finish Module 1; you are in the group Red team",
+        "Unlocks when you have not finished Module 1 and are not in the group Red team",
     ),
     (
         Not(AllOf((FINISH_1, RED))),
-        "Unlocks when not all of these hold: you finish Module 1; you are in the group Red team",
+        "Unlocks when you have not finished Module 1 or are not in the group Red team",
+    ),
+    (  # no double negative: "none of these hold: you are not in the group" reads as its meaning
+        Not(AnyOf((Not(RED), FINISH_1))),
+        "Unlocks when you are in the group Red team and have not finished Module 1",
+    ),
+    (
+        Not(AtLeastOf(1, (FINISH_1, RED))),
+        "Unlocks when you have not finished Module 1 and are not in the group Red team",
     ),
     (
         Not(AtLeastOf(2, (FINISH_1, QUIZ, RED))),
@@ -246,8 +254,8 @@ SENTENCES = [
     ),
     (
         AnyOf((AllOf((FINISH_1, FINISH_2)), AtLeastOf(1, (RED, QUIZ)))),
-        "Unlocks when (you finish Module 1 and finish Module 2) or (at least 1 of these hold: you "
-        "are in the group Red team; you score at least 80% on Quiz 1)",
+        "Unlocks when (you finish Module 1 and finish Module 2) or (you are in the group Red team "
+        "or score at least 80% on Quiz 1)",
     ),
 ]
 
@@ -262,6 +270,9 @@ def test_unlock_modes_render():
     assert render(Unlock(FINISH_2, UnlockMode.STICKY), CATALOG) == (
         "Unlocks when you finish Module 2, and then stays unlocked"
     )
+    assert render(Unlock(MARCH, UnlockMode.STICKY), CATALOG) == (
+        "Unlocks when it is 3 March 2025 at 00:00 or later, and then stays unlocked (times in UTC)"
+    )
 
 
 def test_outline_keeps_moodles_shapes():
@@ -274,7 +285,8 @@ def test_outline_keeps_moodles_shapes():
         (2, "you score at least 80% on Quiz 1"),
         (1, "None of:"),
         (2, "you are in the group Red team"),
-        (2, "it is 3 March 2025, 00:00 UTC or later"),
+        (2, "it is 3 March 2025 at 00:00 or later"),
+        (0, "Times are in UTC."),
     ]
     assert render_outline(FINISH_1, CATALOG) == [(0, "Unlocks when you finish Module 1")]
 
