@@ -5,6 +5,7 @@ read old points on the new scale (3 of Canvas' 4 became "3 of 2"). Now every row
 was observed, points out of a maximum; the converted `score` column goes. Ratings had only the
 converted score: they get the top of their competency's current scale as their maximum (the
 scale they were given on, unless it was switched since; then the score tops out at 100%).
+A negative grade, which counted as 0, is kept as 0 points.
 
 Revision ID: 0005
 Revises: 0004
@@ -72,6 +73,9 @@ def upgrade() -> None:
             .where(evidence.c.id == row.id)
             .values(raw_score=points, raw_maximum=maximum)
         )
+    # A negative grade was stored with its converted score clamped to 0; the engine now reads
+    # the observed points and refuses negatives, so they keep the meaning they had: 0.
+    conn.execute(evidence.update().where(evidence.c.raw_score < 0).values(raw_score=0.0))
     with op.batch_alter_table('evidence', schema=None) as batch_op:
         batch_op.alter_column('raw_score', existing_type=sa.Float(), nullable=False)
         batch_op.alter_column('raw_maximum', existing_type=sa.Float(), nullable=False)

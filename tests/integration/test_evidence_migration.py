@@ -108,6 +108,7 @@ def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
         (1, canvas_id, "rating", None, 3.0, None, None),
         (2, stepped_id, "rating", None, 1.0, None, None),
         (3, canvas_id, "ags", column_id, 3.2, 8.0, 10.0),
+        (4, stepped_id, "ags", column_id, 0.0, -5.0, 10.0),  # counted as 0 before
     ]
     with engine.begin() as conn:
         for id_, comp, source, li, score, raw, maximum in rows:
@@ -133,7 +134,12 @@ def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
         observed = conn.execute(
             text("SELECT id, raw_score, raw_maximum FROM evidence ORDER BY id")
         ).all()
-        assert [tuple(r) for r in observed] == [(1, 3.0, 4.0), (2, 1.0, 2.0), (3, 8.0, 10.0)]
+        assert [tuple(r) for r in observed] == [
+            (1, 3.0, 4.0),
+            (2, 1.0, 2.0),
+            (3, 8.0, 10.0),
+            (4, 0.0, 10.0),
+        ]
         assert "score" not in {c["name"] for c in sa.inspect(conn).get_columns("evidence")}
     cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
@@ -147,5 +153,6 @@ def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
         (1, 3.0, None, None),
         (2, 1.0, None, None),
         (3, 3.2, 8.0, 10.0),
+        (4, 0.0, 0.0, 10.0),
     ]
     engine.dispose()
