@@ -11,6 +11,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from lti_tool.clients.http import RequestsHttpClient
@@ -113,6 +114,11 @@ def create_app(
         sandbox = create_sandbox_app(settings, rt)
         app.extensions["lti_tool_sandbox"] = sandbox
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/sandbox": sandbox.wsgi_app})  # type: ignore[method-assign]
+    if settings.trusted_proxy_count:
+        hops = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     return app
 
 
@@ -146,10 +152,18 @@ def _security_headers(app: Flask, settings: Settings, rt: Runtime) -> None:
     )
     framing = FramePolicy(settings, rt.session_factory)
 
+    hsts = settings.base_url.startswith("https://")
+
     @app.after_request
     def headers(response: Response) -> Response:
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.path.startswith("/sandbox"):
             return response
+        if request.path.startswith("/c/"):
+            # Every launch page shows course or student data: no copy in a shared cache or
+            # on a school computer's disk (a page that may be cached says so itself).
+            response.headers.setdefault("Cache-Control", "no-store")
         from flask import g
 
         binding = g.get("binding")

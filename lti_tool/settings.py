@@ -54,6 +54,8 @@ class Settings:
     rate_limit_launch: str = "300/minute"
     # Prefix of every Redis key and the RQ queue name: deployments may share one Redis.
     redis_prefix: str = "lti_tool"
+    # Reverse proxies in front of the tool whose X-Forwarded-* headers are trusted (0: none).
+    trusted_proxy_count: int = 0
     # Secrets: environment only.
     secret_key: str = field(default="", repr=False)
     database_url: str = field(default="", repr=False)
@@ -208,6 +210,10 @@ def _validated(s: Settings) -> Settings:
             raise SettingsError(f"{name}: must be positive, got {getattr(s, name)}")
     if not 1 <= s.http_max_attempts <= 20:
         raise SettingsError(f"http_max_attempts: expected 1 to 20, got {s.http_max_attempts}")
+    if not 0 <= s.trusted_proxy_count <= 10:
+        raise SettingsError(
+            f"trusted_proxy_count: expected 0 to 10 proxy hops, got {s.trusted_proxy_count}"
+        )
     if not 1 <= s.nrps_page_size <= 1000:
         raise SettingsError(f"nrps_page_size: expected 1 to 1000, got {s.nrps_page_size}")
     for name in (

@@ -127,3 +127,62 @@ def test_outside_production_any_https_lms_and_loopback_may_frame(live_server) ->
 
     ancestors = _ancestors(requests.get(live_server.tool_url + "/lti/config", timeout=5))
     assert {"https:", "http://localhost:*", "http://127.0.0.1:*"} <= ancestors
+
+
+def test_pages_with_student_data_and_the_csv_are_not_stored(live_server) -> None:
+    """A shared school computer's cache keeps no page about a student, nor the export."""
+    with live_server.rt.session_factory() as s:
+        everyone = people(s, "moodle")
+        course_id, link_id = course_and_link(s, "moodle")
+    student = launch_as(
+        Browser(),
+        live_server.platform_url,
+        "moodle",
+        course_id,
+        link_id,
+        everyone["student"][0].user_id,
+    )
+    assert student.url.endswith("/path")
+    assert student.headers.get("Cache-Control") == "no-store"
+    browser = Browser()
+    home = launch_as(
+        browser,
+        live_server.platform_url,
+        "moodle",
+        course_id,
+        link_id,
+        everyone["teacher"][0].user_id,
+    )
+    base = home.url.rsplit("/", 1)[0]
+    for url in (home.url, base + "/class", base + "/class.csv"):
+        resp = browser.get(url)
+        assert resp.status_code == 200, url
+        assert resp.headers.get("Cache-Control") == "no-store", url
+
+
+def test_https_deployments_send_hsts(production_app, live_server) -> None:
+    import requests
+
+    resp = production_app.test_client().get("/lti/config")
+    assert resp.headers["Strict-Transport-Security"] == "max-age=31536000"
+    plain = requests.get(live_server.tool_url + "/lti/config", timeout=5)
+    assert "Strict-Transport-Security" not in plain.headers  # http: browsers ignore it
+
+
+@pytest.mark.parametrize(("hops", "seen"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
+def test_trusted_proxy_count_decides_which_client_the_log_names(
+    database_url: str, caplog: pytest.LogCaptureFixture, hops: int, seen: str
+) -> None:
+    """Behind one proxy the log names the client, not the proxy; without the setting a
+    client cannot put another address in the log with the header."""
+    from tests.conftest import free_port, make_app
+
+    app = make_app(database_url, free_port(), trusted_proxy_count=hops)
+    caplog.set_level("WARNING", logger="lti_tool.launch")
+    resp = app.test_client().post(
+        "/lti/launch", data={"state": "x"}, headers={"X-Forwarded-For": "203.0.113.7"}
+    )
+    assert resp.status_code == 400
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "lti_tool.launch"]
+    assert f"from {seen}:" in line
+    app.extensions["lti_tool"].engine.dispose()
