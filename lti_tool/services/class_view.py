@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.roles import STUDENT
+from lti_tool.mastery.rule_render import number
+from lti_tool.mastery.scales import EPSILON
 from lti_tool.models.course import Membership, User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import (
@@ -71,10 +73,22 @@ class Cell:
     level: str | None
     css: str
     mastered: bool
+    label: str | None = None  # the level as people read it (see `shown_level`)
 
     @property
     def short(self) -> str:
-        return "—" if self.score is None else f"{self.score:.3g}"
+        return "—" if self.score is None else number(self.score)
+
+
+def shown_level(levels: list[dict], level: str | None, score: float | None) -> str | None:
+    """A stored level as people read it: below the lowest level it is "Below <lowest>", and a
+    student with evidence is never labelled "No Evidence" (the engine's `level_label`)."""
+    if score is None or level is None or not levels:
+        return level
+    lowest = min(levels, key=lambda lv: float(lv["points"]))
+    if score < float(lowest["points"]) - EPSILON:
+        return f"Below {lowest['name']}"
+    return "Some evidence" if "no evidence" in level.lower() else level
 
 
 @dataclass
@@ -184,7 +198,9 @@ def class_view(
             levels = scales.get(c.scale_id, DEFAULT_LEVELS)
             scale_key = c.scale_id if c.scale_id in scales else None
             css = level_class(scale_key, levels, level)
-            cells.append(Cell(st.score if st else None, level, css, bool(st and st.mastered)))
+            score = st.score if st else None
+            label = shown_level(levels, level, score)
+            cells.append(Cell(score, level, css, bool(st and st.mastered), label))
         mine = unlocks.get(uid, {})
         last = latest.get(uid)
         stuck = [

@@ -231,3 +231,19 @@ def test_teacher_and_mentor_read_about_the_student_by_name(live_server) -> None:
     own, base = _launch(live_server, "canvas", ava.name)  # the student herself: "you"
     cards = _cards(own.get(f"{base}/path").text)
     assert "Next step: Reach Mastery in Equivalent fractions: you have no score yet" in cards
+
+
+def test_a_student_with_evidence_is_never_labelled_no_evidence(live_server) -> None:
+    context_id, _, _ = setup_course(live_server, "moodle")
+    type_grade(live_server, "moodle", "Ava Adams", 1.3)  # 13% = 0.52: Canvas' "No Evidence" level
+    sync_course_grades(live_server.rt, context_id, post=False)
+    browser, base = _launch(live_server, "moodle", "Ava Adams")
+    profile = _text(browser.get(f"{base}/profile").text)
+    assert "Some evidence 0.52 of 4" in profile and "No Evidence" not in profile
+    path = _text(browser.get(f"{base}/path").text)
+    assert "you have some evidence, 0.52 of 3" in path and "No Evidence" not in path
+    with live_server.rt.session_factory() as s:
+        teacher = people(s, "moodle")["teacher"][0].name
+    teacher_browser, teacher_base = _launch(live_server, "moodle", teacher)
+    grid = _text(teacher_browser.get(f"{teacher_base}/class").text)
+    assert "Ava Adams Some evidence 0.52" in grid, grid
