@@ -29,6 +29,7 @@ from lti_tool.models.mastery import (
 )
 from lti_tool.models.modules import Module
 from lti_tool.models.types import url_hash, utcnow
+from lti_tool.services import parent_evidence
 from lti_tool.services.course_model import engine_scale
 from lti_tool.services.grade_problems import (
     Checked,
@@ -134,7 +135,9 @@ def link_placed_columns(
             module.lineitem_url = url
             linked += 1
         if column.id not in already and module.lineitem_url == url:
-            for comp_id in practised.get(module.id, []):
+            for comp_id in parent_evidence.leaves(
+                session, context_id, practised.get(module.id, [])
+            ):
                 session.add(
                     Alignment(context_id=context_id, competency_id=comp_id, line_item_id=column.id)
                 )

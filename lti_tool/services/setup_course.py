@@ -29,6 +29,7 @@ from lti_tool.models.mastery import (
     Scale,
 )
 from lti_tool.models.modules import Module
+from lti_tool.services import parent_evidence
 from lti_tool.services.course_model import engine_scale, load_model
 from lti_tool.services.recompute import Recomputed, recompute_course
 from lti_tool.services.setup_rules import Defaults
@@ -155,7 +156,7 @@ def check(session: Session, context_id: int, module_id: int | None = None) -> st
         return _named(session, str(exc))
     except engine.MasteryError as exc:
         return _named(session, str(exc))
-    return None
+    return parent_evidence.column_problem(session, context_id)
 
 
 def _named(session: Session, message: str) -> str:

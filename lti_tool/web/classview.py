@@ -24,6 +24,7 @@ from lti_tool.services.evidence import add_rating
 from lti_tool.services.goals import GoalError, add_goal, goal_levels
 from lti_tool.services.grade_problems import course_problems
 from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
+from lti_tool.services.parent_evidence import rating_problem
 from lti_tool.services.passback_status import post_now as queue_now
 from lti_tool.services.passback_status import waiting as passback_waiting
 from lti_tool.services.platform_services import caller_for
@@ -234,6 +235,8 @@ def _rate(user_id: int, competency_id: str, level: str, note: str) -> str | None
     comp = db.get(Competency, int(competency_id)) if competency_id.isdigit() else None
     if comp is None or comp.context_id != g.context.id:
         return "Choose a competency of this course."
+    if refused := rating_problem(db, comp):
+        return refused
     scale_row = db.get(Scale, comp.scale_id) if comp.scale_id else None
     scale = engine_scale(scale_row.levels if scale_row else DEFAULT_LEVELS)
     found = scale.level_named(level)
