@@ -60,9 +60,12 @@ class Evidence:
                 f"evidence {self.id!r}: out_of (the maximum it was scored out of) must be a "
                 f"finite number more than 0, not {_shown(self.out_of)}"
             )
-        timestamp(self.graded_at, f"evidence {self.id!r} graded_at")
-        if self.submitted_at is not None:
-            timestamp(self.submitted_at, f"evidence {self.id!r} submitted_at")
+        for name in ("graded_at", "submitted_at"):
+            when = getattr(self, name)
+            if (when is not None or name == "graded_at") and not (
+                isinstance(when, datetime) and when.utcoffset() is not None
+            ):
+                timestamp(when, f"evidence {self.id!r} {name}")  # raises the right error
 
     def order_time(self, order_by: OrderBy) -> float:
         """Submitted time when asked for and known, else graded time."""

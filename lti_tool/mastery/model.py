@@ -42,7 +42,7 @@ def score_function(comp: Competency) -> Callable[[Series], float]:
     """Series -> rounded score, or NO_SCORE when there is too little evidence."""
     calc: Calculator = comp.method.calculator(comp.scale)
     min_evidence = comp.min_evidence
-    rounded = comp.scale.rounded
+    rounded = comp.scale.rounder()
 
     def score(series: Series) -> float:
         scores = series.scores

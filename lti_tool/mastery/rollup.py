@@ -70,7 +70,7 @@ def combiner(
         if code in rollup.required
     )
     cap = scale.below_mastery_cap()
-    rounded = scale.rounded
+    rounded = scale.rounder()
     kind = rollup.kind
 
     def combine(scores: tuple[float, ...]) -> float:

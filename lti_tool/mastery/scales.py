@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -105,11 +106,24 @@ class Scale:
     def rounded(self, value: float) -> float:
         """`value` to 2 decimals, but never rounded into a level it does not reach (2.996 is not
         Mastery at 3): the level, the mastered flag and the posted score agree with the value."""
-        level = self.level_for(value)
-        for candidate in (round_score(value), math.floor(value * 100.0) / 100.0):
-            if self.level_for(candidate) is level:
-                return candidate
-        return value
+        return self.rounder()(value)
+
+    def rounder(self) -> Callable[[float], float]:
+        """`rounded` as a plain function, for the 30,000 scores of a class evaluation."""
+        ascending, level_for = self._ascending, self.level_for
+        floor = math.floor
+
+        def rounded(value: float) -> float:
+            r = floor(value * 100.0 + 0.5 + EPSILON) / 100.0
+            if bisect_right(ascending, r + EPSILON) == bisect_right(ascending, value + EPSILON):
+                return r  # no level boundary between the value and its rounding
+            level = level_for(value)
+            for candidate in (r, floor(value * 100.0) / 100.0):
+                if level_for(candidate) is level:
+                    return candidate
+            return value
+
+        return rounded
 
     def below_mastery_cap(self) -> float:
         """The score a capped parent gets: the points of the level just below mastery."""
