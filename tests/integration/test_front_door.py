@@ -76,7 +76,7 @@ def test_config_pages(live_server) -> None:
 
 
 def test_moodle_steps_say_delegate_grades_to_the_teacher(live_server) -> None:
-    """With "Always", Moodle gives every deep-linked module a 100-point column (course total 220)."""
+    """With "Always", Moodle gives every placed module a 100-point column (course total 220)."""
     page = requests.get(f"{live_server.tool_url}/lti/config", timeout=5).text
     assert "Accept grades from the tool: Delegate to teacher" in page
     assert "Accept grades from the tool: Always" not in page
