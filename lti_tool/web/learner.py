@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from werkzeug.wrappers import Response
 
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
-from lti_tool.mastery.rule_render import format_day, number
+from lti_tool.mastery.rule_render import format_day, format_time, number
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import Goal
 from lti_tool.runtime import runtime
@@ -26,6 +26,12 @@ bp = Blueprint("learner", __name__)
 def num_filter(value: float) -> str:
     """Numbers as students read them: "2.6", "1,000", never "1e+21"."""
     return number(float(value))
+
+
+@bp.app_template_filter("when")
+def when_filter(value: datetime) -> str:
+    """ "3 December 2026 at 14:00" (UTC, which the page says once)."""
+    return format_time(value)
 
 
 @bp.app_template_filter("day")

@@ -207,7 +207,7 @@ def _cards(html: str) -> str:
 
 
 def test_teacher_and_mentor_read_about_the_student_by_name(live_server) -> None:
-    setup_course(live_server, "canvas")
+    context_id, _, _ = setup_course(live_server, "canvas")
     with live_server.rt.session_factory() as s:
         everyone = people(s, "canvas")
     ava = everyone["student"][0]
@@ -224,13 +224,24 @@ def test_teacher_and_mentor_read_about_the_student_by_name(live_server) -> None:
     assert not re.search(r"\byou(r)?\b", cards, re.I), cards
 
     teacher, base = _launch(live_server, "canvas", everyone["teacher"][0].name)
-    cards = _cards(teacher.get(f"{base}/class/students/{ava_id}").text)
+    page = teacher.get(f"{base}/class/students/{ava_id}").text
+    cards = _cards(page)
     assert f"Next step for {ava.name}: {step}" in cards
     assert not re.search(r"\byou(r)?\b", cards, re.I), cards
+    assert "UTC" not in page  # no times on the page yet
 
-    own, base = _launch(live_server, "canvas", ava.name)  # the student herself: "you"
-    cards = _cards(own.get(f"{base}/path").text)
+    own, own_base = _launch(live_server, "canvas", ava.name)  # the student herself: "you"
+    cards = _cards(own.get(f"{own_base}/path").text)
     assert "Next step: Reach Mastery in Equivalent fractions: you have no score yet" in cards
+
+    type_grade(live_server, "canvas", ava.name, 5)  # 50% = 2: Near Mastery
+    sync_course_grades(live_server.rt, context_id, post=False)
+    page = teacher.get(f"{base}/class/students/{ava_id}").text
+    assert f"{ava.name} is at Near Mastery, 2 of 3" in _cards(page)
+    # the history's times as a school writes them, the zone said once for the page
+    when = r"\d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d"
+    assert re.search(rf"{when} — FRAC-1: no level → Near Mastery \(2\)", _text(page))
+    assert _text(page).count("UTC") == 1 and "Times are in UTC." in page
 
 
 def test_a_student_with_evidence_is_never_labelled_no_evidence(live_server) -> None:
