@@ -25,6 +25,7 @@ from lti_tool.services import competency_import as csv_import
 from lti_tool.services import framework_formats as formats
 from lti_tool.services import setup_course as svc
 from lti_tool.services import setup_rules as rules
+from lti_tool.web import error_summary
 from lti_tool.web.binding import requires
 
 bp = Blueprint("setup", __name__)
@@ -37,7 +38,8 @@ def _url(endpoint: str, **kw: Any) -> str:
 
 
 def _render(template: str, status: int = 200, **kw: Any) -> tuple[str, int]:
-    return render_template(template, context=g.context, **kw), status
+    summary = error_summary.summary(template, kw) if status >= 400 else []
+    return render_template(template, context=g.context, summary=summary, **kw), status
 
 
 def _changed(what: str, message: str, endpoint: str, **kw: Any) -> Response:
@@ -838,12 +840,12 @@ def alignments(launch_id: str) -> Page:
 def save_alignments(launch_id: str) -> Page:
     db = runtime().db()
     comps = svc.competencies(db, g.context.id)
-    sources = [("m", m.id) for m in svc.modules(db, g.context.id)] + [
-        ("li", li.id) for li in svc.line_items(db, g.context.id)
+    sources = [("m", m.id, m.title) for m in svc.modules(db, g.context.id)] + [
+        ("li", li.id, li.label or li.url) for li in svc.line_items(db, g.context.id)
     ]
     wanted: dict[tuple[tuple[str, int], int], float] = {}
     errors: dict[str, str] = {}
-    for kind, sid in sources:
+    for kind, sid, label in sources:
         for c in comps:
             name = f"{kind}-{sid}-{c.id}"
             if request.form.get(name) != "on":
@@ -854,7 +856,10 @@ def save_alignments(launch_id: str) -> Page:
                 if not 0 < weight <= 100:
                     raise ValueError
             except ValueError:
-                errors[name] = f'Weight "{raw}": a number more than 0, at most 100.'
+                errors[name] = (
+                    f'Weight of "{c.title}" for "{label}": "{raw}" is not a number more than 0 '
+                    "and at most 100."
+                )
                 continue
             wanted[((kind, sid), c.id)] = weight
     if errors:

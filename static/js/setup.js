@@ -40,6 +40,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A refused form: the summary of its mistakes is at the top; take the reader there
+    // (autofocus does the same without scripts, but not in every framed page).
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) { summary.focus(); summary.scrollIntoView({ block: "start" }); }
     document.querySelectorAll("[data-method-fields]").forEach(setupMethod);
     document.querySelectorAll(".js-only-hide").forEach(function (el) { el.hidden = true; });
   });
