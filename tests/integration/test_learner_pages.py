@@ -199,6 +199,10 @@ def test_choice_module_shows_its_options_and_is_open_only_with_one(live_server) 
     )
     counts = _counts_row(teacher_browser.get(f"{teacher_base}/class").text, "Pick a path")
     assert counts[:2] == [students - 1, 1]  # Ava's is open now, the others' still locked
+    # the teacher opening it from the LMS sees its options, and the way back
+    page = teacher_browser.get(f"{teacher_base}/modules/{choice_id}").text
+    assert re.search(r'href="[^"]*/modules/\d+">Fractions with numbers</a>', page)
+    assert "Course home" in page
 
 
 def _cards(html: str) -> str:
