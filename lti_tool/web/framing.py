@@ -9,6 +9,7 @@ LMSs.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,14 +24,26 @@ from lti_tool.settings import Settings
 REGISTERED_TTL_SECONDS = 60.0
 
 
+HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]")
+
+
 def origin(url: object) -> str | None:
-    """The scheme://host[:port] of an http(s) URL, or None."""
+    """The scheme://host[:port] of an http(s) URL, or None; it goes into a header, so only
+    a plain host and port pass (a signed launch may still carry `;` or a NUL there)."""
     if not isinstance(url, str):
         return None
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0] if port else parts.netloc
+    host = host.lower()
+    if "@" in parts.netloc or not HOST.fullmatch(host):
+        return None
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
 
 
 class FramePolicy:

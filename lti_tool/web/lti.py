@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -27,6 +26,7 @@ from lti_tool.runtime import runtime
 from lti_tool.services.launches import record_launch
 from lti_tool.web.binding import bind
 from lti_tool.web.cookies import delete_tool_cookie, set_tool_cookie
+from lti_tool.web.framing import origin
 
 log = logging.getLogger("lti_tool.launch")
 bp = Blueprint("lti", __name__)
@@ -146,13 +146,9 @@ def frame_origins(claims: dict[str, Any]) -> list[str]:
     dl_settings = claims.get(DL + "deep_linking_settings") or {}
     found: list[str] = []
     for url in (presentation.get("return_url"), dl_settings.get("deep_link_return_url")):
-        if not isinstance(url, str):
-            continue
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            origin = f"{parts.scheme}://{parts.netloc}"
-            if origin not in found:
-                found.append(origin)
+        found_origin = origin(url)
+        if found_origin and found_origin not in found:
+            found.append(found_origin)
     return found
 
 

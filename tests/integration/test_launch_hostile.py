@@ -120,3 +120,23 @@ def test_module_id_past_the_integer_range_is_ignored(live_server) -> None:
     f = Forger(live_server)
     page = f.launch(lambda c: c[LTI + "custom"].__setitem__("module_id", "9" * 30))
     assert page.status_code == 200 and "Your path" in page.text
+
+
+@pytest.mark.parametrize(
+    "return_url",
+    [
+        "https://lms.example;script-src 'unsafe-inline'/x",
+        "https://lms.example\x00evil/x",
+        "https://lms.example:99999999/x",
+        "https://user:pw@lms.example/x",
+    ],
+)
+def test_odd_return_url_never_reaches_the_frame_policy(live_server, return_url: str) -> None:
+    """The return URL's host goes into a header: only a plain host[:port] may."""
+    f = Forger(live_server)
+    page = f.launch(lambda c: c[LTI + "launch_presentation"].__setitem__("return_url", return_url))
+    assert page.status_code == 200 and "Your path" in page.text, page.text[:400]
+    csp = page.headers["Content-Security-Policy"]
+    ancestors = csp.split("frame-ancestors ", 1)[1]
+    assert ";" not in ancestors and "unsafe-inline" not in csp and "evil" not in csp
+    assert "pw@" not in csp
