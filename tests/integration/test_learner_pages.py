@@ -262,3 +262,25 @@ def test_a_student_with_evidence_is_never_labelled_no_evidence(live_server) -> N
     teacher_browser, teacher_base = _launch(live_server, "moodle", teacher)
     grid = _text(teacher_browser.get(f"{teacher_base}/class").text)
     assert "Ava Adams Some evidence 0.52" in grid, grid
+
+
+def test_dates_read_as_a_school_writes_them_and_the_zone_once(live_server) -> None:
+    context_id, _, _ = setup_course(live_server, "canvas")
+    rule = {
+        "rule": {
+            "all": [
+                {"on_or_after": "2030-01-01T09:00:00Z"},
+                {"competency": "FRAC-1", "level": "Mastery"},
+            ]
+        }
+    }
+    with live_server.rt.session_factory() as s:
+        s.add(Module(context_id=context_id, title="New year", unlock_rule=rule))
+        s.commit()
+    browser, base = _launch(live_server, "canvas", "Ava Adams")
+    text = _text(browser.get(f"{base}/path").text)
+    assert (
+        "it is 1 January 2030 at 09:00 or later and you reach Mastery in Equivalent fractions"
+    ) in text
+    assert "Wait until 1 January 2030 at 09:00" in text
+    assert text.count("UTC") == 1 and "Times are in UTC." in text
