@@ -162,8 +162,9 @@ def student_view(
     now = now or utcnow()
     snapshot, state = evaluate_student(session, context_id, user_id, now)
     student = str(user_id)
-    view = StudentView(user_id=user_id, name=name)
-    view.modules = _modules(snapshot, state, student, reader=_reader(name))
+    reader = _reader(name)
+    view = StudentView(user_id=user_id, name=reader.name)
+    view.modules = _modules(snapshot, state, student, reader=reader)
     view.competencies = _competencies(session, context_id, user_id, snapshot, state, student)
     view.goals = _goals(session, context_id, user_id, snapshot, state, student, view, now)
     return view

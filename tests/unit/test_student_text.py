@@ -307,3 +307,12 @@ def test_a_choice_is_open_when_one_option_can_be_opened():
     assert why.status is Status.UNLOCKED is state.module_status("s", "C")
     assert why.summary == "Unlocked: 1 of its 2 options is open."
     assert why.next_steps[0].text == "Finish any one of: Pictures, Numbers"
+
+
+def test_a_student_the_lms_gave_no_name_is_the_student():
+    from lti_tool.services.student_view import _reader
+
+    assert _reader(None) == Reader()  # the student: "you"
+    assert _reader("  ").subject == "the student"
+    _, why = _explain(REACH, reader=_reader(""))
+    assert why.next_steps[0].text == "Reach Mastery in Fractions: the student has no score yet"
