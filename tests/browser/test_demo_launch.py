@@ -37,4 +37,7 @@ def test_launch_in_lms_iframe(
     session_cookie = next(c for c in cookies if c["name"] == "lti_tool_session")
     assert session_cookie["sameSite"] == "None" and session_cookie["secure"]
     assert session_cookie.get("partitionKey", "").startswith("http://localhost")
+    # the login's state cookie is gone once the launch used it (issue 10, item 7)
+    every = page.context.cookies()  # all paths: the state cookie lives under /lti/
+    assert not [c["name"] for c in every if c["name"].startswith("lti_tool_state_")]
     page.screenshot(path=str(artifacts / f"launch-{slug}-{role}.png"), full_page=True)
