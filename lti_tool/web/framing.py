@@ -87,8 +87,3 @@ class FramePolicy:
         with self._lock:
             self._registered = (now, value)
         return value
-
-    def forget(self) -> None:
-        """Read the registrations again on the next request (after one is added)."""
-        with self._lock:
-            self._registered = None

@@ -56,6 +56,7 @@ def test_secrets_refused_in_files(tmp_path: Path, name: str) -> None:
         ({"LTI_TOOL_DATABASE_URL": "postgres://x/y"}, "database_url: 'postgres://'"),
         ({"LTI_TOOL_KEY_ENCRYPTION_KEY": "short"}, "key_encryption_key: .*Fernet"),
         ({"LTI_TOOL_HTTP_TIMEOUT_SECONDS": "0"}, "http_timeout_seconds"),
+        ({"LTI_TOOL_TRUSTED_PROXY_COUNT": "-1"}, "trusted_proxy_count: expected 0 to 10"),
     ],
 )
 def test_invalid_settings_name_the_setting(env: dict[str, str], message: str) -> None:
