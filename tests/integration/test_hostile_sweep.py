@@ -58,6 +58,7 @@ class _Forms(HTMLParser):
             self.forms.append(
                 {
                     "action": a.get("action") or "",
+                    "preview": a.get("data-preview-url") or "",
                     "method": (a.get("method") or "get").lower(),
                     "fields": {},
                     "files": [],
@@ -121,6 +122,7 @@ class Sweep:
         self.failures: list[str] = []
         self.calls = 0
         self.seen_forms: set[tuple[str, tuple[str, ...]]] = set()
+        self.posted: set[str] = set()
         self.query_names: set[str] = {"series", "method", "competency", "stuck_days", "filter"}
 
     def call(self, label: str, method: str, url: str, **kw: Any) -> Any:
@@ -148,6 +150,8 @@ class Sweep:
                     if key not in self.seen_forms:
                         self.seen_forms.add(key)
                         found.append((action, form))
+                        if form["preview"]:  # the page's script posts the same fields here
+                            found.append((urljoin(url, form["preview"]), form))
         return found
 
     def odd_paths(self, rules: list[Any], ids: dict[str, Any], token: str) -> None:
@@ -184,6 +188,7 @@ class Sweep:
     def forms(self, found: list[tuple[str, dict[str, Any]]]) -> None:
         """Each field of each form, in turn, set to each hostile value."""
         for action, form in found:
+            self.posted.add(action)
             base = dict(form["fields"])
             self.call("as shown", "POST", action, data=base)
             for name in base:
@@ -245,19 +250,28 @@ def test_no_route_answers_5xx_to_hostile_input(live_server) -> None:
     rules = list(live_server.app.url_map.iter_rules())
     with live_server.rt.session_factory() as s:
         teacher_name = people(s, slug)["teacher"][0].name
+        mentor_name = people(s, slug)["mentor"][0].name
     sweeps = []
-    for name in ("Ava Adams", teacher_name):
+    for name in ("Ava Adams", mentor_name, teacher_name):
         browser, base = _launch(live_server, slug, name)
         sweep = Sweep(live_server, browser, base)
         found = sweep.pages(rules, ids)
-        token = next(f["fields"]["csrf_token"] for _a, f in found if "csrf_token" in f["fields"])
+        token = next(
+            (f["fields"]["csrf_token"] for _a, f in found if "csrf_token" in f["fields"]), ""
+        )  # a mentor has no forms
         sweep.forms(found)
         sweep.odd_queries(rules, ids)
         sweep.odd_paths(rules, ids, token)
         sweeps.append(sweep)
     # the sweep reached the forms it should (the teacher's setup, the student's goals)
-    actions = {urlsplit(a).path.split("/", 3)[-1] for s in sweeps for a, _f in s.seen_forms}
-    for expected in ("setup/competencies/import", "setup/alignments", "goals", "class/ratings"):
+    actions = {urlsplit(a).path.split("/", 3)[-1] for s in sweeps for a in s.posted}
+    for expected in (
+        "setup/competencies/import",
+        "setup/alignments",
+        "rule/preview.json",
+        "goals",
+        "class/ratings",
+    ):
         assert any(a.endswith(expected) for a in actions), sorted(actions)
     failures = [f for s in sweeps for f in s.failures]
     assert not failures, f"{len(failures)} of {sum(s.calls for s in sweeps)}:\n" + "\n".join(
