@@ -75,3 +75,19 @@ def test_a_refused_framework_names_the_item_and_saves_nothing(live_server) -> No
     assert page.status_code == 422
     assert 'Item 2, field "humanCodingScheme": "A" is already at item 1' in text(page)
     assert rows(live_server, Competency) == []
+
+
+def test_an_unterminated_quote_is_refused_with_its_line(live_server) -> None:
+    """Read loosely, the open quote took the rest of the file into one title and "imported"."""
+    t = Teacher(live_server, "canvas")
+    t.get("/setup/competencies")
+    csv = (
+        "code,title,parent\nFRAC,Fractions,\n"
+        'FRAC-1,"Equivalent fractions,FRAC\nFRAC-2,Adding,FRAC\n'
+    )
+    page = t.post(
+        "/setup/competencies/import", {}, files={"file": ("f.csv", csv.encode(), "text/csv")}
+    )
+    assert page.status_code == 422
+    assert "Line 3: a quote opens here and is never closed" in text(page)
+    assert rows(live_server, Competency) == []
