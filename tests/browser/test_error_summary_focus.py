@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import axe_violations
 from tests.lms import course_and_link, people
 
 pytestmark = pytest.mark.browser
 
 
-def test_the_error_summary_has_the_focus_after_a_failed_import(live_server, page) -> None:
+def test_the_error_summary_has_the_focus_after_a_failed_import(
+    live_server, page, axe_source
+) -> None:
     with live_server.rt.session_factory() as s:
         teacher = people(s, "canvas")["teacher"][0]
         course_id, _ = course_and_link(s, "canvas")
@@ -37,3 +40,7 @@ def test_the_error_summary_has_the_focus_after_a_failed_import(live_server, page
     assert top + scrolled < 200, "the summary is at the top of the page"
     frame.get_by_role("link", name='Line 67, column "parent"', exact=False).click()
     assert frame.evaluate("() => location.hash") == "#import-problems"
+    serious = [
+        v for v in axe_violations(frame, axe_source) if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], serious
