@@ -540,7 +540,8 @@ def worker(burst: bool) -> None:
             "the web process"
         )
     import redis
-    from rq import Worker
+
+    from lti_tool.jobs.worker import make_worker
 
     queue_name = settings.redis_prefix
     connection = redis.Redis.from_url(settings.redis_url)
@@ -548,11 +549,13 @@ def worker(burst: bool) -> None:
     if not burst:
         from lti_tool.jobs.queue import RQQueue
 
-        # Starts the periodic sync if no tick is running (the tick itself keeps one alive).
+        # Starts the periodic sync if no tick is running (the tick itself keeps one alive),
+        # and posts what is due now: a worker may start because another one died.
         RQQueue(connection, queue_name).enqueue("tick")
+        RQQueue(connection, queue_name).enqueue("drain", None)
     # Named after the queue, so `rq info` (and a test's cleanup) can tell deployments apart.
     name = f"{queue_name}.{uuid.uuid4().hex[:12]}"
-    Worker([queue_name], connection=connection, name=name).work(
+    make_worker(settings, connection, queue_name, name).work(
         burst=burst, with_scheduler=not burst
     )
 

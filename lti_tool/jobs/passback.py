@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from lti_tool.clients.http import HttpError
 from lti_tool.clients.lti_services import ServiceError
@@ -60,6 +60,15 @@ class Held(NamedTuple):
     until: datetime | None = None
 
 
+def due_now(now: datetime) -> tuple[Any, ...]:
+    """A row a worker may claim: pending, its retry time come, and held by nobody."""
+    return (
+        ScoreOutbox.state == "pending",
+        ScoreOutbox.next_attempt_at <= now,
+        or_(ScoreOutbox.claimed_until.is_(None), ScoreOutbox.claimed_until < now),
+    )
+
+
 def claim_batch(rt: Runtime, context_id: int | None, now: datetime, limit: int = 10) -> list[Held]:
     """Up to `limit` due rows this worker now holds, in one statement.
 
@@ -67,11 +76,7 @@ def claim_batch(rt: Runtime, context_id: int | None, now: datetime, limit: int =
     subquery and claim more than the limit), locked with SKIP LOCKED so concurrent workers take
     different rows (SQLite serializes writers and ignores it); the UPDATE checks the conditions
     again, so no row is ever held by two workers."""
-    due = (
-        ScoreOutbox.state == "pending",
-        ScoreOutbox.next_attempt_at <= now,
-        or_(ScoreOutbox.claimed_until.is_(None), ScoreOutbox.claimed_until < now),
-    )
+    due = due_now(now)
     candidates = select(ScoreOutbox.id).where(*due)
     if context_id is not None:
         candidates = candidates.where(ScoreOutbox.context_id == context_id)
@@ -352,17 +357,27 @@ def drain(rt: Runtime, context_id: int | None = None, max_rows: int | None = Non
                     out.later += 1
     finally:
         session.close()
-    if out.later:
-        with rt.session_factory() as session:
-            due = session.scalar(
-                select(ScoreOutbox.next_attempt_at)
-                .where(ScoreOutbox.state == "pending")
-                .order_by(ScoreOutbox.next_attempt_at)
-                .limit(1)
-            )
-        if due is not None:
-            rt.jobs.enqueue_in(max(1.0, (due - utcnow()).total_seconds()), "drain", context_id)
+    follow_up(rt, context_id)
     return out
+
+
+def follow_up(rt: Runtime, context_id: int | None) -> None:
+    """Rows still pending get a later drain, at the soonest time one can be claimed: a retry
+    at its time, a row another worker holds at its lease's end (if that worker died, nothing
+    else would post it until the next tick)."""
+    leased = and_(
+        ScoreOutbox.claimed_until.is_not(None),
+        ScoreOutbox.claimed_until > ScoreOutbox.next_attempt_at,
+    )
+    ready_at = case((leased, ScoreOutbox.claimed_until), else_=ScoreOutbox.next_attempt_at)
+    query = select(func.min(ready_at)).where(ScoreOutbox.state == "pending")
+    if context_id is not None:
+        query = query.where(ScoreOutbox.context_id == context_id)
+    with rt.session_factory() as session:
+        when = session.scalar(query)
+    if when is not None:
+        wait = (when - utcnow()).total_seconds() + 1.0
+        rt.jobs.enqueue_in(max(1.0, wait), "drain", context_id)
 
 
 def retry_failed(session: Any, context_id: int, row_ids: list[int] | None = None) -> int:

@@ -235,3 +235,35 @@ def test_teacher_suggests_a_goal_the_student_sees(live_server) -> None:
     student, student_base = _launch(live_server, "canvas", "Ava Adams")
     profile = _text(student.get(f"{student_base}/profile").text)
     assert "Complete Adding fractions" in profile and "Suggested by your teacher" in profile
+
+
+def test_class_view_says_how_long_scores_wait_and_posts_them_now(live_server) -> None:
+    """Scores held back by retries after LMS failures: the teacher sees how long they have
+    waited (students gated by them wait as long) and sends them now."""
+    from lti_tool.services.recompute import queue_score
+
+    rt = live_server.rt
+    context_id, comp_id, _ = setup_course(live_server, "moodle")
+    ava, _ = _ids(rt, "Ava Adams")
+    with rt.session_factory() as s:
+        queue_score(s, context_id, ava, comp_id, 3.5, 4.0, utcnow())
+        s.execute(
+            update(ScoreOutbox).values(
+                updated_at=utcnow() - timedelta(minutes=41),
+                next_attempt_at=utcnow() + timedelta(minutes=20),
+                attempts=6,
+                last_error="the platform answered 503",
+            )
+        )
+        s.commit()
+    browser, base = _teacher_launch(live_server, "moodle")
+    page = browser.get(f"{base}/class")
+    text = _text(page.text)
+    assert "1 score has been waiting for the gradebook for 41 minutes" in text
+    form = _form(page.text, "/passback/post-now")
+    done = browser.post(base.split("/c/")[0] + form["action"], form["fields"])
+    assert "1 waiting score is being posted now." in _text(done.text)
+    rt.jobs.wait()
+    assert competency_cell(live_server, "Ava Adams")[0] == 3.5
+    after = _text(browser.get(f"{base}/class").text)
+    assert "been waiting" not in after and "1 posted, 0 waiting" in after

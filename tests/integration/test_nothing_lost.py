@@ -25,6 +25,7 @@ from lti_tool.sandbox.seed import seed_platform
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.recompute import queue_score
 from lti_tool.services.roster import sync_roster
+from tests.integration.test_worker_crash import _family
 from tests.lms import Browser, course_and_link, launch_as, people
 
 pytestmark = pytest.mark.postgres
@@ -85,6 +86,7 @@ def test_every_final_score_arrives_once(live_server, database_url, redis_space) 
             [exe, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
+    orphans: list[int] = []
     queue = redis_space.queue()
     workers = [start_worker() for _ in range(4)]
     try:
@@ -94,6 +96,8 @@ def test_every_final_score_arrives_once(live_server, database_url, redis_space) 
         while _posted(rt) < STUDENTS // 5 and time.monotonic() < deadline:
             time.sleep(0.2)
         # mid-batch: one worker dies without a word, newer values arrive for 500 students
+        # its work horse and scheduler live on (they are stopped at the end)
+        orphans = _family(workers[0].pid)[1:]
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(10)
         workers.append(start_worker())
@@ -107,6 +111,11 @@ def test_every_final_score_arrives_once(live_server, database_url, redis_space) 
             queue.enqueue("drain", context_id)  # the scheduler's periodic tick
             time.sleep(2)
     finally:
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         for w in workers:
             if w.poll() is None:
                 w.terminate()

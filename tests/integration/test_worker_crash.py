@@ -1,0 +1,163 @@
+"""A worker killed mid-batch stalls no score for long: an `lti-tool worker` posting to a slow
+LMS is killed with SIGKILL (with its work horse and scheduler) while it holds a batch, and a
+second worker carries on; every score is in the LMS gradebook within twice the lease of the
+kill, not at the next hourly tick (RQ never runs the killed drain again)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lti_tool.models.grading import ScoreOutbox
+from lti_tool.models.mastery import Competency
+from lti_tool.models.types import utcnow
+from lti_tool.sandbox.faults import set_faults
+from tests.integration.test_loop import setup_course
+from tests.integration.test_outbox import queue_all
+
+pytestmark = pytest.mark.postgres
+LEASE = 10  # seconds
+LATENCY_MS = 50  # per LMS call, so a batch of ten takes half a second or more
+
+
+def _posted(rt) -> int:
+    with rt.session_factory() as s:
+        return s.scalar(
+            select(func.count())
+            .select_from(ScoreOutbox)
+            .where(ScoreOutbox.state == "posted", ScoreOutbox.posted_version == ScoreOutbox.version)
+        )
+
+
+def _held(rt) -> int:
+    """Scores leased by a worker right now."""
+    with rt.session_factory() as s:
+        return s.scalar(
+            select(func.count())
+            .select_from(ScoreOutbox)
+            .where(ScoreOutbox.state == "pending", ScoreOutbox.claimed_until > utcnow())
+        )
+
+
+def _family(pid: int) -> list[int]:
+    """The process and its descendants: RQ runs each job in a work horse that it moves to a
+    process group of its own, and its scheduler in another child."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sorted(family)
+
+
+def _stop(worker: subprocess.Popen, sig: int) -> None:
+    """Signal the worker, its work horse and its scheduler, as a machine that dies would."""
+    for pid in _family(worker.pid):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def test_every_score_arrives_within_twice_the_lease_of_a_crash(
+    live_server, database_url, redis_space
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("worker processes on one database: run on PostgreSQL, as in production")
+    rt = live_server.rt
+    context_id, comp_id, _ = setup_course(live_server, "moodle")
+    with rt.session_factory() as s:
+        second = Competency(context_id=context_id, code="FRAC-2", title="Comparing fractions")
+        s.add(second)
+        s.commit()
+        second_id = second.id
+    total = queue_all(rt, context_id, comp_id, 2.0) + queue_all(rt, context_id, second_id, 3.0)
+    with rt.session_factory() as s:
+        set_faults(s, "moodle", latency_ms=LATENCY_MS)
+        s.commit()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
+        "LTI_TOOL_DATABASE_URL": database_url,
+        **redis_space.env(),
+        "LTI_TOOL_BASE_URL": live_server.tool_url,
+        "LTI_TOOL_LOG_LEVEL": "WARNING",
+        "LTI_TOOL_PASSBACK_LEASE_SECONDS": str(LEASE),
+    }
+    exe = str(Path(sys.executable).with_name("lti-tool"))
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
+            [exe, "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    workers = [start()]
+    try:
+        # The first worker drains what is due when it starts; it dies holding a batch, and
+        # a second one (already running, or started by the supervisor) carries on.
+        deadline = time.monotonic() + 60
+        while not (_held(rt) and _posted(rt) >= 3) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _held(rt) and _posted(rt) >= 3, "the worker did not start posting"
+        _stop(workers[0], signal.SIGKILL)
+        killed_at = time.monotonic()
+        workers[0].wait(10)
+        assert _held(rt), "the worker died holding no score"
+        workers.append(start())
+        while _posted(rt) < total and time.monotonic() < killed_at + 3 * LEASE + 10:
+            time.sleep(0.1)
+        took = time.monotonic() - killed_at
+    finally:
+        for w in workers:
+            _stop(w, signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(10)
+            except subprocess.TimeoutExpired:
+                _stop(w, signal.SIGKILL)
+                w.wait(5)
+        with rt.session_factory() as s:
+            set_faults(s, "moodle", latency_ms=0)
+            s.commit()
+    posted = _posted(rt)
+    assert posted == total, f"{total - posted} scores still waiting {took:.1f} s after the crash"
+    assert took <= 2 * LEASE, f"the last score arrived {took:.1f} s after the crash"
+
+
+def test_a_worker_queues_one_drain_per_interval_for_scores_nobody_holds(
+    live_server, redis_space
+) -> None:
+    """The check every worker runs between jobs: due scores held by nobody get a drain."""
+    from dataclasses import replace
+
+    from lti_tool.jobs.worker import DueScoreWatch
+
+    rt = live_server.rt
+    context_id, comp_id, _ = setup_course(live_server, "moodle")
+    settings = replace(rt.settings, redis_prefix=redis_space.prefix, passback_lease_seconds=8)
+    watch = DueScoreWatch(settings, redis_space.client, redis_space.prefix)
+    assert watch.interval == 2
+    assert not watch.check(), "nothing due: no drain"
+    redis_space.client.delete(f"{redis_space.prefix}:drain_watch")
+    queue_all(rt, context_id, comp_id, 2.0)
+    assert watch.check()
+    assert not watch.check(), "one check per interval, however many workers"
+    jobs = redis_space.queue().queue.jobs
+    assert [j.args for j in jobs] == [("drain", None)]
