@@ -34,6 +34,7 @@ from lti_tool.services.course_model import engine_scale
 from lti_tool.services.grade_problems import (
     Checked,
     check_result,
+    forget_unread,
     replace_problems,
     unknown_person,
 )
@@ -293,6 +294,7 @@ def pull_grades(
         replace_problems(session, context.id, column.id, problems, now)
         out.problems += len(problems)
         column.results_read_at = now
+    forget_unread(session, context.id, {c.id for url, c in columns.items() if url in results})
     session.flush()
     return out
 

@@ -121,6 +121,15 @@ def replace_problems(
         )
 
 
+def forget_unread(session: Session, context_id: int, read: set[int]) -> None:
+    """A column no longer read (no longer aligned, or gone from the LMS) takes its problems
+    off the list (no commit)."""
+    query = delete(GradeProblem).where(GradeProblem.context_id == context_id)
+    if read:
+        query = query.where(GradeProblem.line_item_id.not_in(read))
+    session.execute(query)
+
+
 @dataclass(frozen=True)
 class ShownProblem:
     student: str

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from lti_tool.cli import main
+from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.models.course import User
 from lti_tool.models.grading import GradeProblem
-from lti_tool.models.mastery import Evidence, MasteryState
+from lti_tool.models.mastery import Alignment, Evidence, MasteryState
 from lti_tool.sandbox.models import (
     SandboxEnrollment,
     SandboxLineItem,
@@ -127,6 +128,11 @@ def test_bad_grades_are_skipped_capped_and_listed_while_the_rest_arrive(
             .where(User.name == "Ben Brooks")
         )
         assert ben == pytest.approx(2.8)
+        # the teacher stops counting the column: its problems leave the list
+        s.execute(delete(Alignment))
+        s.commit()
+    sync_course_grades(rt, context_id, post=False)
+    assert "Grades not used as they are" not in _text(browser.get(f"{base}/class").text)
 
 
 def test_sync_now_never_answers_a_raw_500(live_server) -> None:
