@@ -555,9 +555,7 @@ def worker(burst: bool) -> None:
         RQQueue(connection, queue_name).enqueue("drain", None)
     # Named after the queue, so `rq info` (and a test's cleanup) can tell deployments apart.
     name = f"{queue_name}.{uuid.uuid4().hex[:12]}"
-    make_worker(settings, connection, queue_name, name).work(
-        burst=burst, with_scheduler=not burst
-    )
+    make_worker(settings, connection, queue_name, name).work(burst=burst, with_scheduler=not burst)
 
 
 # -- sandbox ----------------------------------------------------------------------------------
