@@ -1,7 +1,7 @@
-"""A worker killed mid-batch stalls no score for long: an `lti-tool worker` posting to a slow
-LMS is killed with SIGKILL (with its work horse and scheduler) while it holds a batch, and a
-second worker carries on; every score is in the LMS gradebook within twice the lease of the
-kill, not at the next hourly tick (RQ never runs the killed drain again)."""
+"""A worker killed mid-batch stalls no score for long: of two `lti-tool worker` processes
+posting to a slow LMS, one is killed with SIGKILL (with its work horse and scheduler) while it
+holds a batch; every score is in the LMS gradebook within twice the lease of the kill, not at
+the next hourly tick (RQ never runs the killed drain again)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ def _held(rt) -> int:
             .select_from(ScoreOutbox)
             .where(ScoreOutbox.state == "pending", ScoreOutbox.claimed_until > utcnow())
         )
+
+
+def _registered(redis_space) -> list:
+    from rq import Queue, Worker
+
+    return list(Worker.all(queue=Queue(redis_space.prefix, connection=redis_space.client)))
 
 
 def _family(pid: int) -> list[int]:
@@ -110,17 +116,20 @@ def test_every_score_arrives_within_twice_the_lease_of_a_crash(
 
     workers = [start()]
     try:
-        # The first worker drains what is due when it starts; it dies holding a batch, and
-        # a second one (already running, or started by the supervisor) carries on.
+        # The first worker drains what is due when it starts; a second one joins; the first
+        # dies holding a batch, and the second carries on.
         deadline = time.monotonic() + 60
         while not (_held(rt) and _posted(rt) >= 3) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert _held(rt) and _posted(rt) >= 3, "the worker did not start posting"
+        workers.append(start())
+        while len(_registered(redis_space)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _posted(rt) < total, "the first worker finished before the second one started"
         _stop(workers[0], signal.SIGKILL)
         killed_at = time.monotonic()
         workers[0].wait(10)
         assert _held(rt), "the worker died holding no score"
-        workers.append(start())
         while _posted(rt) < total and time.monotonic() < killed_at + 3 * LEASE + 10:
             time.sleep(0.1)
         took = time.monotonic() - killed_at
