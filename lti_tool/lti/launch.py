@@ -82,7 +82,7 @@ def _split(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         )
     try:
         header, payload = _b64json(parts[0]), _b64json(parts[1])
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the JSON reader too
         raise bad_request(
             "The launch is damaged",
             "The LMS sent a launch token that cannot be read. " + ADMIN_HINT,

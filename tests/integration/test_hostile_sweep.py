@@ -5,12 +5,14 @@ deeper than the JSON reader allows (as a teacher and as a student, each with a r
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import jwt
 import pytest
 from sqlalchemy import select
 from werkzeug.routing.converters import NumberConverter
@@ -304,3 +306,49 @@ def test_odd_input_gets_a_page_with_words(live_server) -> None:
         files={"file": ("c.csv", b"code,title,parent\nA-1,Frac\x00tions,\n", "text/csv")},
     )
     assert upload.status_code == 422 and "Line 2: contains a NUL character" in upload.text
+
+
+def test_a_launch_with_a_hostile_id_token_is_refused_not_a_500(live_server) -> None:
+    """After a real login (so the state matches), id_tokens no platform sends: JSON nested past
+    the reader in the header, in an unsigned body and in a really signed custom claim; a NUL."""
+    from tests.integration.test_launch_refusals import Forger, b64
+
+    deep = json.loads("[" * 500 + "]" * 500)  # json.dumps of 50,000 levels would itself fail
+    forger = Forger(live_server)
+    body_of = {
+        "deep header": lambda _n: base64_text(DEEP_JSON) + "." + b64({"sub": "x"}) + ".c2ln",
+        "deep body": lambda _n: b64({"alg": "RS256"}) + "." + base64_text(DEEP_JSON) + ".c2ln",
+        "deep signed claim": lambda n: forger.sign(
+            {**forger.claims(n), "https://purl.imsglobal.org/spec/lti/claim/custom": {"d": deep}}
+        ),
+        "deeper signed claim": lambda n: signed_deep(forger, n),
+        "nul": lambda _n: "a\x00b",
+    }
+    wrong = []
+    for label, make in body_of.items():
+        state, nonce = forger.login()
+        resp = forger.post(make(nonce), state)
+        if resp.status_code >= 500:
+            wrong.append(f"{label}: {resp.status_code}")
+        elif label in ("deep header", "deep body", "deeper signed claim"):
+            assert resp.status_code == 400, (label, resp.status_code)
+            assert "The launch is damaged" in resp.text, (label, resp.text[:500])
+    assert not wrong, wrong
+
+
+def base64_text(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def signed_deep(forger, nonce: str) -> str:
+    """A really signed token whose custom claim nests past the JSON reader."""
+    from lti_tool.sandbox.platform import _loaded
+
+    claims = json.dumps(forger.claims(nonce))
+    payload = claims[:-1] + ', "https://example.com/deep": ' + DEEP_JSON + "}"
+    header = {"alg": "RS256", "typ": "JWT", "kid": forger.key.kid}
+    signing_input = base64_text(json.dumps(header)) + "." + base64_text(payload)
+    key = _loaded(forger.key.private_pem)
+    algorithm = jwt.get_algorithm_by_name("RS256")
+    signature = algorithm.sign(signing_input.encode(), algorithm.prepare_key(key))
+    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
