@@ -88,6 +88,13 @@ def test_a_409_over_a_value_a_teacher_typed_keeps_it_and_says_so(live_server) ->
     assert "1 changed in the LMS" in text
     assert "Changed in the LMS" in text and "Ava Adams Equivalent fractions" in text
     assert "it shows 1.5 of 4; the tool's score is 4 of 4" in text
+    with rt.session_factory() as s:
+        ava = s.scalar(select(User.id).where(User.name == "Ava Adams"))
+    history = html.unescape(_text(browser.get(f"{base}/class/students/{ava}").text))
+    assert (
+        "Gradebook: FRAC-1 changed in the LMS to 1.5 of 4; kept there "
+        "(the tool's 4 of 4 was not posted)" in history
+    )
     # "Post ours" once the teacher's edit is in the past: the tool's value goes in
     time.sleep(3.1)
     form = _form(page.text, "/passback/retry")
