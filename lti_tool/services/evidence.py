@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.clients import ags
 from lti_tool.clients.lti_services import ServiceCaller
+from lti_tool.ids import row_id
 from lti_tool.models.course import Context, User
 from lti_tool.models.mastery import (
     DEFAULT_LEVELS,
@@ -101,7 +102,7 @@ def read_platform(
 def placed_module_id(item: dict[str, Any]) -> int | None:
     """The module whose placement made this column (our deep-linking resourceId)."""
     kind, _, raw = str(item.get("resourceId") or "").partition(":")
-    return int(raw) if kind == "module" and raw.isdigit() else None
+    return row_id(raw) if kind == "module" else None
 
 
 def link_placed_columns(

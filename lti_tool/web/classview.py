@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from lti_tool.clients.http import HttpError
 from lti_tool.clients.lti_services import ServiceError
 from lti_tool.clients.platform_http import PlatformUnavailable
+from lti_tool.ids import row_id
 from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.jobs.passback import retry_failed
 from lti_tool.lti.roles import STUDENT, TEACHER
@@ -49,7 +50,7 @@ def _filters() -> dict[str, object]:
     return {
         "show_inactive": request.args.get("inactive") == "1",
         "only_stuck": request.args.get("stuck") == "1",
-        "stuck_days": max(1, min(365, int(days))) if days.isdigit() else 7,
+        "stuck_days": max(1, min(365, int(days))) if days.isascii() and days.isdigit() else 7,
     }
 
 
@@ -200,7 +201,7 @@ def override(launch_id: str, user_id: int):
             db,
             g.context.id,
             user.id,
-            int(module_id) if module_id.isdigit() else -1,
+            row_id(module_id) or -1,
             request.form.get("kind", ""),
             request.form.get("reason", ""),
             g.user.id,
@@ -232,7 +233,7 @@ def clear(launch_id: str, user_id: int, module_id: int):
 def _rate(user_id: int, competency_id: str, level: str, note: str) -> str | None:
     """Record one rating; a problem comes back as words, nothing is written then."""
     db = runtime().db()
-    comp = db.get(Competency, int(competency_id)) if competency_id.isdigit() else None
+    comp = db.get(Competency, cid) if (cid := row_id(competency_id)) else None
     if comp is None or comp.context_id != g.context.id:
         return "Choose a competency of this course."
     if refused := rating_problem(db, comp):
@@ -275,10 +276,9 @@ def quick_ratings(launch_id: str) -> Response:
     for key, level in request.form.items():
         if not key.startswith("level_") or not level:
             continue
-        raw = key.removeprefix("level_")
-        if not raw.isdigit():
+        user_id = row_id(key.removeprefix("level_"))
+        if user_id is None:
             continue
-        user_id = int(raw)
         role = db.scalar(
             select(Membership.role).where(
                 Membership.context_id == g.context.id, Membership.user_id == user_id
@@ -398,7 +398,7 @@ def sync_now(launch_id: str) -> Response:
 @requires(TEACHER)
 def retry(launch_id: str) -> Response:
     raw = request.form.get("row_id", "")
-    rows = [int(raw)] if raw.isdigit() else None
+    rows = [rid] if (rid := row_id(raw)) else None
     count = retry_failed(runtime().db(), g.context.id, rows)
     if count:
         _drain_after_commit()
