@@ -55,6 +55,15 @@ def _session(app: Flask) -> Iterator[Session]:
         session.close()
 
 
+def _resume_embedded(app: Flask) -> None:
+    """Without Redis this process runs the jobs: post what a killed one left behind."""
+    from lti_tool.jobs.tasks import resume_after_restart
+
+    rt = app.extensions["lti_tool"]
+    if rt.redis is None:
+        resume_after_restart(rt)
+
+
 def prepare(app: Flask) -> None:
     """Bring the schema up to date and make the tool's first key, as `demo` and `serve` need."""
     from lti_tool import keys, migrate
@@ -104,6 +113,7 @@ def demo(host: str, port: int, students: int) -> None:
         f"The tool itself answers at {settings.base_url} (config: {settings.url('/lti/config')}).\n"
         "Press Ctrl+C to stop.\n"
     )
+    _resume_embedded(app)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
@@ -116,6 +126,7 @@ def serve(host: str, port: int) -> None:
     app = _app(settings)
     prepare(app)
     click.echo(f"Serving the tool at {settings.base_url} (development server).")
+    _resume_embedded(app)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 

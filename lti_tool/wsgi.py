@@ -4,5 +4,9 @@ Settings come from the environment (LTI_TOOL_*); run `lti-tool db upgrade` befor
 """
 
 from lti_tool.app import create_app
+from lti_tool.jobs.tasks import resume_after_restart
 
 app = create_app()
+if app.extensions["lti_tool"].redis is None:
+    # jobs run in this process: post what a killed one left behind
+    resume_after_restart(app.extensions["lti_tool"])

@@ -61,6 +61,14 @@ def _tick(rt: Runtime) -> list[int]:
     return due
 
 
+def resume_after_restart(rt: Runtime) -> None:
+    """Post what a killed process left: due scores now, and those it still held once their
+    lease has run out. Without Redis no worker watches the outbox, so a web process that
+    serves the tool (`serve`, `demo`, the WSGI entry) does this when it starts."""
+    rt.jobs.enqueue("drain", None)
+    rt.jobs.enqueue_in(rt.settings.passback_lease_seconds + 1, "drain", None)
+
+
 TASKS: dict[str, Callable[..., Any]] = {
     "tick": _tick,
     "sync_course": _sync_course,
