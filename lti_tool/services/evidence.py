@@ -8,6 +8,8 @@ from the platform first and written after, so no write transaction waits on the 
 
 from __future__ import annotations
 
+import logging
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +42,9 @@ from lti_tool.services.grade_problems import (
     unknown_person,
 )
 from lti_tool.services.recompute import lock_course
+from lti_tool.services.stored_text import display_text, limit_of, url_or_none
+
+log = logging.getLogger("lti_tool.evidence")
 
 PASSBACK_TAG = "competency"
 
@@ -148,6 +153,14 @@ def link_placed_columns(
     return linked
 
 
+def column_maximum(item: dict[str, Any]) -> float:
+    """The column's scoreMaximum, or 0 when it is no number above 0: its results then count
+    only with a maximum of their own (each other one is listed for the teacher)."""
+    raw = item.get("scoreMaximum")
+    number = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else 0.0
+    return number if math.isfinite(number) and number > 0 else 0.0
+
+
 def store_line_items(
     session: Session, context: Context, items: list[dict[str, Any]], now: datetime
 ) -> dict[str, CourseLineItem]:
@@ -159,17 +172,19 @@ def store_line_items(
     }
     seen: dict[str, CourseLineItem] = {}
     for item in items:
-        url = str(item.get("id") or "")
-        if not url or item.get("tag") == PASSBACK_TAG:
+        url = url_or_none(item.get("id"), limit_of(CourseLineItem.url))
+        if url is None or item.get("tag") == PASSBACK_TAG:
+            if item.get("id") and item.get("tag") != PASSBACK_TAG:
+                log.warning("column skipped: its id cannot be kept (%.200r)", item.get("id"))
             continue  # our own competency columns are outputs, never evidence
         row = known.get(url_hash(url))
         if row is None:
             row = CourseLineItem(context_id=context.id, url=url, url_hash=url_hash(url))
             session.add(row)
-        row.label = str(item.get("label") or "")
-        row.score_maximum = float(item.get("scoreMaximum") or 100.0)
-        row.resource_id = str(item.get("resourceId") or "")
-        row.tag = str(item.get("tag") or "")
+        row.label = display_text(item.get("label") or "", limit_of(CourseLineItem.label))
+        row.score_maximum = column_maximum(item)
+        row.resource_id = display_text(item.get("resourceId") or "", 255)
+        row.tag = display_text(item.get("tag") or "", 255)
         row.gone_at = None
         seen[url] = row
     for row in known.values():
@@ -213,6 +228,10 @@ def pull_grades(
     items, results = read_platform(caller, context, urls, practising)
     lock_course(session, context.id)
     columns = store_line_items(session, context, items, now)
+    # as the LMS wrote them, so a skipped grade's reason shows the column's own value
+    raw_maxima = {
+        str(i.get("id")): i["scoreMaximum"] for i in items if i.get("scoreMaximum") is not None
+    }
     if link_placed_columns(session, context.id, columns):
         aligned = aligned_columns(session, context.id)
     users = {
@@ -246,7 +265,7 @@ def pull_grades(
             checked = (
                 unknown_person(result)
                 if user_id is None
-                else check_result(result, column.score_maximum)
+                else check_result(result, raw_maxima.get(url, column.score_maximum))
             )
             if checked.kind is not None:
                 problems.append((user_id, ref, checked))
