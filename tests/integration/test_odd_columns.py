@@ -36,7 +36,11 @@ def test_odd_columns_are_kept_safely_and_their_grades_say_why(live_server) -> No
         s.commit()
     with rt.session_factory() as s:
         stored = {c.url: c for c in s.scalars(select(CourseLineItem))}
-    assert set(stored) == {"https://lms.test/li/1", "https://lms.test/li/2", "https://lms.test/li/4"}
+    assert set(stored) == {
+        "https://lms.test/li/1",
+        "https://lms.test/li/2",
+        "https://lms.test/li/4",
+    }
     assert set(columns) == set(stored)
     assert stored["https://lms.test/li/1"].score_maximum == 0.0
     assert stored["https://lms.test/li/4"].score_maximum == 0.0
