@@ -234,67 +234,81 @@ def post_row(
                 update(ScoreOutbox).where(ScoreOutbox.id == row_id, mine).values(claimed_until=None)
             )
             result = "superseded"
-        session.add(
-            AuditEntry(
-                context_id=context.id,
-                at=now,
-                kind="score_posted",
-                user_id=user.id,
-                detail={"competency": competency.code, "score": given, "of": maximum},
-            )
+        _audit(
+            session,
+            context.id,
+            user.id,
+            "score_posted",
+            competency.code,
+            given,
+            {"of": maximum},
+            now,
         )
     elif outcome.changed_in_lms:
-        session.execute(
-            update(ScoreOutbox)
-            .where(
-                ScoreOutbox.id == row_id,
-                ScoreOutbox.version == version,
-                ScoreOutbox.state == "pending",
-            )
-            .values(state=CHANGED, claimed_until=None, last_error=outcome.reason, updated_at=now)
-        )
-        session.add(
-            AuditEntry(
-                context_id=context.id,
-                at=now,
-                kind="score_changed_in_lms",
-                user_id=user.id,
-                detail={
-                    "competency": competency.code,
-                    "score": given,
-                    "of": maximum,
-                    "lms_score": outcome.lms_score,
-                    "lms_of": outcome.lms_maximum,
-                },
-            )
+        _settle(session, row_id, version, CHANGED, outcome.reason, now)
+        detail = {"lms_score": outcome.lms_score, "lms_of": outcome.lms_maximum}
+        _audit(
+            session,
+            context.id,
+            user.id,
+            "score_changed_in_lms",
+            competency.code,
+            given,
+            {"of": maximum, **detail},
+            now,
         )
         result = "changed"
     else:
-        session.execute(
-            update(ScoreOutbox)
-            .where(
-                ScoreOutbox.id == row_id,
-                ScoreOutbox.version == version,
-                ScoreOutbox.state == "pending",
-            )
-            .values(state="failed", claimed_until=None, last_error=outcome.reason, updated_at=now)
-        )
-        session.add(
-            AuditEntry(
-                context_id=context.id,
-                at=now,
-                kind="score_failed",
-                user_id=user.id,
-                detail={
-                    "competency": competency.code,
-                    "score": given,
-                    "reason": outcome.reason,
-                },
-            )
+        _settle(session, row_id, version, "failed", outcome.reason, now)
+        _audit(
+            session,
+            context.id,
+            user.id,
+            "score_failed",
+            competency.code,
+            given,
+            {"reason": outcome.reason},
+            now,
         )
         result = "failed"
     session.commit()
     return result
+
+
+def _settle(
+    session: Any, row_id: int, version: int, state: str, reason: str, now: datetime
+) -> None:
+    """A final answer for the version posted; a newer value queued meanwhile stays pending."""
+    session.execute(
+        update(ScoreOutbox)
+        .where(
+            ScoreOutbox.id == row_id,
+            ScoreOutbox.version == version,
+            ScoreOutbox.state == "pending",
+        )
+        .values(state=state, claimed_until=None, last_error=reason, updated_at=now)
+    )
+
+
+def _audit(
+    session: Any,
+    context_id: int,
+    user_id: int,
+    kind: str,
+    code: str,
+    score: float,
+    extra: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(
+        AuditEntry(
+            context_id=context_id,
+            at=now,
+            kind=kind,
+            user_id=user_id,
+            detail={"competency": code, "score": score, **extra},
+        )
+    )
 
 
 def column_for(
