@@ -186,7 +186,7 @@ def registration() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def registration_add(as_json: bool, deployment_ids: tuple[str, ...], **fields: Any) -> None:
     """Register a platform; prints its UUID (and the URLs to give the platform)."""
-    from lti_tool.services.registrations import NewRegistration, RegistrationError, add_registration
+    from lti_tool.lti.registrations import NewRegistration, RegistrationError, add_registration
 
     settings = _settings()
     with _command_app(settings) as app:
@@ -217,7 +217,7 @@ def _tool_urls(settings: Settings, uuid: str) -> dict[str, str]:
 @registration.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def registration_list(as_json: bool) -> None:
-    from lti_tool.services.registrations import list_registrations
+    from lti_tool.lti.registrations import list_registrations
 
     with _command_app() as app:
         prepare(app)
@@ -260,7 +260,7 @@ def deployment() -> None:
 @click.option("--registration", "registration_uuid", required=True, help="Registration UUID.")
 @click.option("--deployment-id", required=True)
 def deployment_allow(registration_uuid: str, deployment_id: str) -> None:
-    from lti_tool.services.registrations import RegistrationError, allow_deployment, find_by_uuid
+    from lti_tool.lti.registrations import RegistrationError, allow_deployment, find_by_uuid
 
     with _command_app() as app:
         prepare(app)

@@ -19,7 +19,7 @@ from lti_tool.clients.platform_http import PlatformHttp
 from lti_tool.clients.tokens import AccessTokens
 from lti_tool.jobs.queue import InProcessQueue
 from lti_tool.lti.platform_keys import PlatformKeys
-from lti_tool.services.registrations import RegistrationCache
+from lti_tool.lti.registrations import RegistrationCache
 from lti_tool.settings import Settings
 from lti_tool.store import DatabaseStore, RedisStore, SharedStore
 

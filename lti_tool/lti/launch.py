@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from lti_tool.lti.errors import LaunchError, bad_request, forbidden, not_trusted
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, STATE_KEY
 from lti_tool.lti.platform_keys import PlatformKeyError, PlatformKeys
+from lti_tool.lti.registrations import record_deployment
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.platform import Deployment, Registration
-from lti_tool.services.registrations import record_deployment
-from lti_tool.services.stored_text import id_problem, limit_of
+from lti_tool.models.stored_text import id_problem, limit_of
 from lti_tool.settings import Settings
 from lti_tool.store import SharedStore
 

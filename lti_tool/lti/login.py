@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.errors import bad_request
-from lti_tool.services.registrations import RegistrationCache, RegistrationError
+from lti_tool.lti.registrations import RegistrationCache, RegistrationError
 from lti_tool.settings import Settings
 from lti_tool.store import SharedStore
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from lti_tool.lti.registrations import NewRegistration, add_registration
 from lti_tool.models.platform import Registration
 from lti_tool.sandbox.models import (
     SandboxCourse,
@@ -22,7 +23,6 @@ from lti_tool.sandbox.models import (
     SandboxUser,
 )
 from lti_tool.sandbox.platform import AGS_SCOPES, NRPS_SCOPE, PlatformUrls, add_platform_key
-from lti_tool.services.registrations import NewRegistration, add_registration
 from lti_tool.settings import Settings
 
 STUDENT_NAMES = [

@@ -31,6 +31,7 @@ from lti_tool.models.mastery import (
     Scale,
 )
 from lti_tool.models.modules import Module
+from lti_tool.models.stored_text import display_text, limit_of, url_or_none
 from lti_tool.models.types import url_hash, utcnow
 from lti_tool.services import parent_evidence
 from lti_tool.services.course_model import engine_scale
@@ -42,7 +43,6 @@ from lti_tool.services.grade_problems import (
     unknown_person,
 )
 from lti_tool.services.recompute import lock_course
-from lti_tool.services.stored_text import display_text, limit_of, url_or_none
 
 log = logging.getLogger("lti_tool.evidence")
 

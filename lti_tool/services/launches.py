@@ -28,8 +28,8 @@ from lti_tool.lti.launch import (
 from lti_tool.lti.roles import tool_role
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.platform import Registration
+from lti_tool.models.stored_text import display_text, limit_of, url_or_none, whole_or_empty
 from lti_tool.models.types import utcnow
-from lti_tool.services.stored_text import display_text, limit_of, url_or_none, whole_or_empty
 
 NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"

@@ -1,4 +1,5 @@
-"""Registrations and deployments as an LMS admin manages them (CLI and launch lookups)."""
+"""Registrations and deployments: the platforms the tool trusts, as the CLI manages them and
+logins and launches look them up (below services, so lti/ and services/ can both use them)."""
 
 from __future__ import annotations
 
