@@ -52,11 +52,9 @@ from lti_tool.mastery import (  # noqa: E402
     Unlock,
     UnlockMode,
     WeightedAverage,
-    apply,
     build_course,
-    load_class,
-    reevaluate,
 )
+from lti_tool.mastery.course import load_class, reevaluate  # noqa: E402
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=120)
@@ -179,7 +177,6 @@ def main() -> None:
     parser.add_argument("--competencies", type=int, default=30)
     parser.add_argument("--evidence", type=int, default=20, help="per student and competency")
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--updates", type=int, default=300, help="single-score updates timed")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
     args = parser.parse_args()
 
@@ -197,30 +194,6 @@ def main() -> None:
 
     whole_ms, whole_all = median_ms(lambda: reevaluate(loaded), args.runs)
     state = reevaluate(loaded)
-
-    # One new score each: a random student and competency, a score that often moves a level.
-    updates = []
-    for k in range(args.updates):
-        comp = rnd.choice(leaves)
-        updates.append(
-            Evidence(
-                f"new-{k}",
-                rnd.choice(students),
-                comp.code,
-                float(rnd.choice([0, 1, 4, 4])),
-                NOW - timedelta(minutes=1),
-            )
-        )
-    one_times, changed_unlocks, changed_levels = [], 0, 0
-    gc.collect()
-    for item in updates:
-        start = time.perf_counter()
-        _, changes = apply(state, item)
-        one_times.append((time.perf_counter() - start) * 1000)
-        changed_unlocks += sum(1 for c in changes.modules if c.lock_changed)
-        changed_levels += sum(1 for c in changes.mastery if c.level_changed)
-    one_ms = statistics.median(one_times)
-    p95 = sorted(one_times)[int(len(one_times) * 0.95)]
 
     locked = sum(row.count(0) for row in state.status)
     print("Mastery engine benchmark")
@@ -241,15 +214,6 @@ def main() -> None:
         f"                  {locked:,} of {args.students * args.modules:,} student × module "
         "pairs locked"
     )
-    print(
-        f"  one new score   {one_ms:8.3f} ms  median of {args.updates} (p95 {p95:.3f} ms)  "
-        f"target <= 2 ms  {'OK' if one_ms <= 2 else 'OVER'}"
-    )
-    print(
-        f"                  {changed_levels} level changes and {changed_unlocks} unlock changes "
-        f"in {args.updates} updates"
-    )
-
     if not args.no_memory:
         del state
         gc.collect()
@@ -259,12 +223,12 @@ def main() -> None:
         after_load = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         state2 = reevaluate(loaded2)
-        apply(state2, updates[0])
+        del state2
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         print(
             f"  memory          {(after_load - base) / 2**20:8.1f} MiB class state after loading; "
-            f"peak {(peak - base) / 2**20:.1f} MiB with a whole-class evaluation and one update "
+            f"peak {(peak - base) / 2**20:.1f} MiB with a whole-class evaluation "
             "(tracemalloc)"
         )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -10,27 +10,14 @@ Typical use::
 
     model = build_course(competencies, modules, line_items)        # once per course version
     state = evaluate_class(model, ClassFacts(students, evidence, ...), now)
-    state, changes = apply(state, Evidence(...), now)               # one new score
     explain(state, student, module)                                 # what a student reads
 """
 
 from .catalog import Catalog, Competency, LineItem, Module
-from .course import (
-    Changes,
-    ClassState,
-    MasteryChange,
-    MasteryResult,
-    ModuleChange,
-    advance_time,
-    apply,
-    diff,
-    evaluate_class,
-    load_class,
-    reevaluate,
-)
+from .course import ClassState, MasteryResult, evaluate_class
 from .errors import ConfigError, EvidenceError, MasteryError, RuleError
 from .evaluate import Condition, Explanation, NextStep, explain
-from .evidence import Evidence, EvidenceRemoved, LineItemScore, OrderBy
+from .evidence import Evidence, LineItemScore, OrderBy
 from .facts import ClassFacts, Completion, GroupMembership, Override, OverrideKind, Status
 from .methods import (
     BKT,
@@ -77,7 +64,6 @@ __all__ = [
     "AtLeastOf",
     "Average",
     "Catalog",
-    "Changes",
     "ClassFacts",
     "ClassState",
     "Competency",
@@ -89,7 +75,6 @@ __all__ = [
     "DecayingAverage",
     "Evidence",
     "EvidenceError",
-    "EvidenceRemoved",
     "Explanation",
     "GroupMembership",
     "Highest",
@@ -99,13 +84,11 @@ __all__ = [
     "LineItem",
     "LineItemAtLeast",
     "LineItemScore",
-    "MasteryChange",
     "MasteryError",
     "MasteryResult",
     "Method",
     "Mode",
     "Module",
-    "ModuleChange",
     "ModuleCompleted",
     "ModuleMastered",
     "NTimes",
@@ -125,18 +108,13 @@ __all__ = [
     "Unlock",
     "UnlockMode",
     "WeightedAverage",
-    "advance_time",
-    "apply",
     "build_course",
-    "diff",
     "evaluate_class",
     "explain",
-    "load_class",
     "method_from_json",
     "method_to_json",
     "parse_rule",
     "parse_unlock",
-    "reevaluate",
     "render",
     "render_outline",
     "rule_to_json",

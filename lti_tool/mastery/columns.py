@@ -3,8 +3,7 @@
 A frame holds one column (a list, one entry per student row) per competency score, line item,
 group and module status. A compiled rule turns a frame into a column of booleans with list
 comprehensions and `map(and_, ...)`, so a class of 1,000 costs a few C-level loops per condition
-instead of 1,000 tree walks. The same code runs on a one-row frame for incremental updates, so
-whole-class and incremental results cannot drift apart.
+instead of 1,000 tree walks.
 """
 
 from __future__ import annotations
@@ -35,15 +34,13 @@ LOCKED, UNLOCKED, COMPLETED, MASTERED, EXEMPT = (int(s) for s in Status)
 
 
 class Frame:
-    """Columns for some students. `student` is None for the whole class (row = student index),
-    or the one student's index for a one-row frame."""
+    """Columns for the whole class (row = student index)."""
 
-    __slots__ = ("n", "student", "scores", "points", "groups", "status", "now")
+    __slots__ = ("n", "scores", "points", "groups", "status", "now")
 
     def __init__(
         self,
         n: int,
-        student: int | None,
         scores: list[list[float]],
         points: list[list[float]],
         groups: list[list[bool]],
@@ -51,26 +48,11 @@ class Frame:
         now: float,
     ) -> None:
         self.n = n
-        self.student = student
         self.scores = scores
         self.points = points
         self.groups = groups
         self.status = status
         self.now = now
-
-    def rows_in(self, students: Iterable[int]) -> Iterable[int]:
-        """Rows of the given students (a sparse set) present in this frame."""
-        if self.student is None:
-            return students
-        return (0,) if self.student in students else ()  # type: ignore[operator]
-
-    def items_in(
-        self, by_student: Mapping[int, OverrideKind]
-    ) -> Iterable[tuple[int, OverrideKind]]:
-        if self.student is None:
-            return by_student.items()
-        kind = by_student.get(self.student)
-        return () if kind is None else ((0, kind),)
 
 
 Program = Callable[[Frame], list[bool]]
@@ -157,10 +139,9 @@ def module_status(
     held = mp.rule(f) if mp.rule is not None else [True] * n
     unlocked = held
     if mp.sticky:
-        remembered = f.rows_in(memory)
-        if remembered:
+        if memory:
             unlocked = list(held)
-            for r in remembered:
+            for r in memory:
                 unlocked[r] = True
     if mp.options:
         best = [max(row) for row in zip(*[f.status[o] for o in mp.options], strict=True)]
@@ -174,7 +155,7 @@ def module_status(
             completed = [p >= t for p in f.points[mp.line_item]]
         else:
             completed = [False] * n
-        for r in f.rows_in(completions):
+        for r in completions:
             completed[r] = True
         if mp.mastery:
             cols = [[s >= t for s in f.scores[c]] for c, t in mp.mastery]
@@ -187,7 +168,7 @@ def module_status(
         (MASTERED if m else COMPLETED if c else UNLOCKED) if u else LOCKED
         for u, c, m in zip(unlocked, completed, mastered, strict=True)
     ]
-    for r, kind in f.items_in(overrides):
+    for r, kind in overrides.items():
         if kind is OverrideKind.EXEMPT:
             status[r] = EXEMPT
         elif kind is OverrideKind.LOCK:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -95,15 +94,6 @@ def _shown(value: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class EvidenceRemoved:
-    """A score that no longer exists (deleted in the gradebook)."""
-
-    id: str
-    student: str
-    competency: str
-
-
-@dataclass(frozen=True, slots=True)
 class LineItemScore:
     """A student's points on a line item; `points=None` means the score was removed."""
 
@@ -139,29 +129,6 @@ class Series:
             return EMPTY_SERIES
         times, ids, scores = zip(*ordered, strict=True)
         return cls(times, ids, scores)
-
-    def with_item(self, time: float, id_: str, score: float) -> Series:
-        """A copy with the item added, or replacing the item of the same id."""
-        base = self.without(id_)
-        key = (time, id_)
-        pos = bisect_left(list(zip(base.times, base.ids, strict=True)), key)
-        return Series(
-            base.times[:pos] + (time,) + base.times[pos:],
-            base.ids[:pos] + (id_,) + base.ids[pos:],
-            base.scores[:pos] + (score,) + base.scores[pos:],
-        )
-
-    def without(self, id_: str) -> Series:
-        if id_ not in self.ids:
-            return self
-        i = self.ids.index(id_)
-        if len(self.ids) == 1:
-            return EMPTY_SERIES
-        return Series(
-            self.times[:i] + self.times[i + 1 :],
-            self.ids[:i] + self.ids[i + 1 :],
-            self.scores[:i] + self.scores[i + 1 :],
-        )
 
     def __len__(self) -> int:
         return len(self.scores)
