@@ -14,13 +14,14 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from lti_tool.bundled import bundled_dir
 from lti_tool.clients.http import RequestsHttpClient
 from lti_tool.clients.platform_http import PlatformHttp
 from lti_tool.clients.tokens import AccessTokens
 from lti_tool.db import default_database_url, make_engine, make_session_factory
 from lti_tool.lti.platform_keys import PlatformKeys
 from lti_tool.runtime import Runtime
-from lti_tool.settings import PROJECT_ROOT, Settings, load_settings
+from lti_tool.settings import Settings, load_settings
 from lti_tool.web.framing import FramePolicy
 
 csrf = CSRFProtect()
@@ -39,7 +40,7 @@ def create_app(
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app = Flask(
         "lti_tool",
-        static_folder=str(PROJECT_ROOT / "static"),
+        static_folder=str(bundled_dir("static")),
         template_folder="templates",
     )
     app.config.update(

@@ -8,9 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from lti_tool.settings import PROJECT_ROOT
+from lti_tool.bundled import bundled_dir
 
-MIGRATIONS = PROJECT_ROOT / "migrations"
+MIGRATIONS = bundled_dir("migrations")
 
 
 def alembic_config(url: str) -> Config:

@@ -1,7 +1,8 @@
-"""Typed settings: config/default.toml, then LTI_TOOL_CONFIG's file, then LTI_TOOL_* variables.
+"""Typed settings: the defaults below, then LTI_TOOL_CONFIG's file, then LTI_TOOL_* variables.
 
-Secrets are read from the environment only, so a config file checked into a deployment
-repository can never carry them.
+The dataclass is the one place a default is written (config/production.toml is an example of
+a site file). Secrets are read from the environment only, so a config file checked into a
+deployment repository can never carry them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
 ENV_PREFIX = "LTI_TOOL_"
 SECRET_NAMES = ("secret_key", "database_url", "key_encryption_key", "redis_url")
 ENVIRONMENTS = ("development", "demo", "test", "production")
@@ -28,33 +27,62 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    # development | demo | test | production
     environment: str = "development"
+    # The public base URL of the tool, as the platforms and browsers reach it.
     base_url: str = "http://127.0.0.1:5000"
+    # Platform JWKS are cached this long; an unknown kid refetches at most once per interval.
     jwks_cache_seconds: int = 3600
     jwks_refetch_min_interval_seconds: int = 5
+    # Clock skew allowed on exp/iat of id_tokens (Moodle's tokens live 60 s: keep this small).
     jwt_leeway_seconds: int = 5
+    # Timeout of every outbound HTTP request (JWKS, tokens, services).
     http_timeout_seconds: float = 5.0
+    # Calls to platform services are tried this many times (connection errors, 5xx, 429,
+    # Canvas' 403 rate limit), backing off exponentially with jitter up to this many seconds.
     http_max_attempts: int = 5
     http_max_backoff_seconds: float = 30.0
+    # Roster (NRPS): members asked for per page, and how old a course's roster may get before
+    # a launch in it starts a sync in the background (0: never on launch).
     nrps_page_size: int = 50
     roster_max_age_seconds: int = 86400
+    # Score passback: a worker holds a score this long while it posts it; if the worker dies,
+    # another takes the score after that.
     passback_lease_seconds: int = 120
+    # Scheduled syncs (RQ workers): every interval, each platform gets at most this many
+    # course syncs started (the stalest courses first), so one LMS is never flooded.
     sync_interval_seconds: int = 3600
     sync_courses_per_platform: int = 5
+    # How long a login may take between initiation and launch.
     login_state_seconds: int = 600
+    # How long a launch session lasts in the browser.
     launch_session_seconds: int = 28800
+    # Allow deployments the admin has not allowed yet (they are still recorded).
     auto_allow_deployments: bool = False
+    # Tool keys: a rotated key is published this long before it signs, and an old key stays
+    # published this long after it stopped signing.
     key_publish_ahead_seconds: int = 86400
     key_retire_after_seconds: int = 604800
+    # The built-in sandbox platform (never on in production unless set in a file or the
+    # environment).
     sandbox_enabled: bool = False
+    # Where the sandbox platform is reached; another host name than base_url, so the browser
+    # treats platform and tool as different sites, as with a real LMS.
     sandbox_base_url: str = "http://localhost:5000"
     log_level: str = "INFO"
-    # Per-client limits on the unauthenticated LTI endpoints ("" turns one off).
+    # Per-client limits on the LTI login and launch, which anyone can call without logging in
+    # (Flask-Limiter syntax, e.g. "300/minute" or "20/second;300/minute"; "" for none). A
+    # client is its address as the tool sees it (behind a proxy, see trusted_proxy_count); a
+    # school behind one NAT address shares one budget. Counted in Redis when
+    # LTI_TOOL_REDIS_URL is set (all processes together), otherwise in each process's memory.
     rate_limit_login: str = "300/minute"
     rate_limit_launch: str = "300/minute"
     # Prefix of every Redis key and the RQ queue name: deployments may share one Redis.
     redis_prefix: str = "lti_tool"
-    # Reverse proxies in front of the tool whose X-Forwarded-* headers are trusted (0: none).
+    # How many reverse proxies (load balancer, nginx) stand in front of the tool: their
+    # X-Forwarded-For/-Proto/-Host/-Port headers are trusted for that many hops, so logs and
+    # rate limits see the client, not the proxy. 0: the headers are ignored (anyone can send
+    # them).
     trusted_proxy_count: int = 0
     # Secrets: environment only.
     secret_key: str = field(default="", repr=False)
@@ -128,7 +156,6 @@ def load_settings(
     """Build validated settings; raises SettingsError naming the first bad setting."""
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
-    _apply_file(values, DEFAULT_CONFIG)
     extra = environ.get(ENV_PREFIX + "CONFIG")
     if extra:
         _apply_file(values, Path(extra))
