@@ -1,0 +1,73 @@
+"""What every command needs: its settings, an app whose connections close at the end, and a
+session that owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from lti_tool.settings import Settings, SettingsError, load_settings
+
+
+def cli_settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(overrides={k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise click.ClickException(f"invalid setting: {exc}") from None
+
+
+def make_app(settings: Settings) -> Flask:
+    from lti_tool.app import create_app
+
+    return create_app(settings)
+
+
+@contextmanager
+def command_app(settings: Settings | None = None) -> Iterator[Flask]:
+    """An app for one command; its connections are closed when the command ends."""
+    app = make_app(settings or cli_settings())
+    try:
+        yield app
+    finally:
+        app.extensions["lti_tool"].engine.dispose()
+
+
+@contextmanager
+def command_session(app: Flask) -> Iterator[Session]:
+    """A CLI command owns its transaction: committed on success, rolled back on error."""
+    rt = app.extensions["lti_tool"]
+    session = rt.session_factory()
+    try:
+        yield session
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def resume_embedded(app: Flask) -> None:
+    """Without Redis this process runs the jobs: post what a killed one left behind."""
+    from lti_tool.jobs.tasks import resume_after_restart
+
+    rt = app.extensions["lti_tool"]
+    if rt.redis is None:
+        resume_after_restart(rt)
+
+
+def prepare(app: Flask) -> None:
+    """Bring the schema up to date and make the tool's first key, as `demo` and `serve` need."""
+    from lti_tool import keys, migrate
+
+    rt = app.extensions["lti_tool"]
+    if migrate.needs_upgrade(rt.engine):
+        click.echo("Upgrading the database schema…")
+        migrate.upgrade(rt.engine)
+    with command_session(app) as session:
+        keys.ensure_key(session, rt.settings.key_encryption_key)

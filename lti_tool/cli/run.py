@@ -1,0 +1,53 @@
+"""Running the tool: the demo with its sandbox platform, or the tool alone."""
+
+from __future__ import annotations
+
+import click
+
+from lti_tool.cli.context import cli_settings, command_session, make_app, prepare, resume_embedded
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--students", default=24, show_default=True, type=int, help="Students per course.")
+def demo(host: str, port: int, students: int) -> None:
+    """Run the tool with the sandbox platform and a demo course (SQLite, one process)."""
+    from lti_tool.sandbox.seed import seed_demo
+
+    settings = cli_settings(
+        environment="demo",
+        sandbox_enabled=True,
+        base_url=f"http://{host}:{port}",
+        sandbox_base_url=f"http://localhost:{port}",
+    )
+    app = make_app(settings)
+    prepare(app)
+    with command_session(app) as session:
+        seeded = seed_demo(session, settings, students)
+    click.echo("\nThe demo is ready. Open the sandbox LMS in a browser:\n")
+    click.echo(f"    {settings.sandbox_url('/sandbox/')}\n")
+    for p in seeded:
+        click.echo(
+            f"  {p.name}: {settings.sandbox_url(f'/sandbox/{p.slug}/courses/{p.course_id}')}"
+        )
+    click.echo(
+        "\nPick a course, then 'Launch as …' a student, the teacher or the mentor.\n"
+        f"The tool itself answers at {settings.base_url} (config: {settings.url('/lti/config')}).\n"
+        "Press Ctrl+C to stop.\n"
+    )
+    resume_embedded(app)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the tool alone on the development server (production: gunicorn, see README)."""
+    settings = cli_settings()
+    app = make_app(settings)
+    prepare(app)
+    click.echo(f"Serving the tool at {settings.base_url} (development server).")
+    resume_embedded(app)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
