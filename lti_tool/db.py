@@ -6,10 +6,13 @@ owns the transaction, so a refused launch writes nothing it did not mean to.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -57,3 +60,24 @@ def make_engine(url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def upserts(
+    model: Any,
+    values: Mapping[str, Any],
+    conflict: Sequence[Any],
+    update: Callable[[Any], Mapping[str, Any]],
+    where: Any = None,
+    returning: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """INSERT … ON CONFLICT DO UPDATE for each dialect the tool runs on, keyed by dialect name:
+    the two dialects spell it alike but need their own `insert`. `update` gets the `excluded`
+    row and gives the columns to set."""
+    statements = {}
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert)):
+        stmt = insert(model).values(**values)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=conflict, set_=update(stmt.excluded), where=where
+        )
+        statements[name] = upsert.returning(*returning) if returning else upsert
+    return statements

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from lti_tool.db import upserts
 from lti_tool.models.store import StoreEntry
 
 Clock = Callable[[], float]
@@ -66,34 +65,23 @@ def _sweep_statement(limit: int | None) -> Any:
 _SWEEP_SOME = _sweep_statement(SWEEP_ON_WRITE)
 
 
-def _upsert_statement(dialect: str) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(StoreEntry).values(
-        key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires")
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=[StoreEntry.key],
-        set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
-    )
+_VALUES = {"key": bindparam("key"), "value": bindparam("value"), "expires_at": bindparam("expires")}
 
 
-_PUT = {name: _upsert_statement(name) for name in ("postgresql", "sqlite")}
+def _replace(excluded: Any) -> dict[str, Any]:
+    return {"value": excluded.value, "expires_at": excluded.expires_at}
 
 
-def _add_statement(dialect: str) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(StoreEntry).values(
-        key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires")
-    )
-    # An expired entry may be taken over; a live one may not.
-    return stmt.on_conflict_do_update(
-        index_elements=[StoreEntry.key],
-        set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
-        where=StoreEntry.expires_at <= bindparam("now"),
-    ).returning(StoreEntry.key)
-
-
-_ADD = {name: _add_statement(name) for name in ("postgresql", "sqlite")}
+_PUT = upserts(StoreEntry, _VALUES, [StoreEntry.key], _replace)
+# An expired entry may be taken over; a live one may not.
+_ADD = upserts(
+    StoreEntry,
+    _VALUES,
+    [StoreEntry.key],
+    _replace,
+    where=StoreEntry.expires_at <= bindparam("now"),
+    returning=[StoreEntry.key],
+)
 
 
 class DatabaseStore:

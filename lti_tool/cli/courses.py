@@ -51,9 +51,7 @@ def sync() -> None:
 )
 def sync_roster_command(course_id: int | None, all_stale: bool) -> None:
     """Read courses' members through NRPS and update the tool's roster."""
-    from datetime import timedelta
-
-    from sqlalchemy import or_, select
+    from sqlalchemy import select
 
     from lti_tool.clients.http import HttpError
     from lti_tool.clients.lti_services import ServiceError
@@ -76,15 +74,12 @@ def sync_roster_command(course_id: int | None, all_stale: bool) -> None:
                     )
                 ids = [course_id]
             else:
-                cutoff = utcnow() - timedelta(seconds=rt.settings.roster_max_age_seconds)
+                max_age = rt.settings.roster_max_age_seconds
                 ids = list(
                     session.scalars(
                         select(Context.id).where(
                             Context.memberships_url.is_not(None),
-                            or_(
-                                Context.roster_synced_at.is_(None),
-                                Context.roster_synced_at < cutoff,
-                            ),
+                            Context.roster_stale(max_age, utcnow()),
                         )
                     )
                 )

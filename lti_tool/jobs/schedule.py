@@ -3,8 +3,6 @@ the interval, stalest first, at most `sync_courses_per_platform` per registratio
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -14,12 +12,11 @@ from lti_tool.settings import Settings
 
 
 def courses_due(session: Session, settings: Settings) -> list[int]:
-    cutoff = utcnow() - timedelta(seconds=settings.sync_interval_seconds)
     rows = session.execute(
         select(Context.id, Context.registration_id)
         .where(
             or_(Context.memberships_url.is_not(None), Context.lineitems_url.is_not(None)),
-            or_(Context.roster_synced_at.is_(None), Context.roster_synced_at < cutoff),
+            Context.roster_stale(settings.sync_interval_seconds, utcnow()),
         )
         .order_by(Context.roster_synced_at.is_not(None), Context.roster_synced_at, Context.id)
     ).all()

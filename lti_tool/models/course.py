@@ -6,9 +6,11 @@ registration: that triple is the isolation boundary between schools and courses.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, or_
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
@@ -50,6 +52,22 @@ class Context(Base):
     # When the roster was last read in full through NRPS (None: never).
     roster_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @hybrid_method
+    def roster_stale(self, max_age_seconds: int, now: datetime) -> bool:
+        """Never read, or read more than `max_age_seconds` before `now`; in SQL too."""
+        return roster_stale(self.roster_synced_at, max_age_seconds, now)
+
+    @roster_stale.inplace.expression
+    @classmethod
+    def _roster_stale_sql(cls, max_age_seconds: int, now: datetime) -> Any:
+        cutoff = now - timedelta(seconds=max_age_seconds)
+        return or_(cls.roster_synced_at.is_(None), cls.roster_synced_at < cutoff)
+
+
+def roster_stale(synced_at: datetime | None, max_age_seconds: int, now: datetime) -> bool:
+    """A roster never read, or read more than `max_age_seconds` ago, is read again."""
+    return synced_at is None or synced_at < now - timedelta(seconds=max_age_seconds)
 
 
 class Membership(Base):

@@ -20,6 +20,7 @@ from lti_tool import keys
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import DEEP_LINKING_REQUEST, DL, LTI, validate_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
+from lti_tool.models.course import roster_stale
 from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
@@ -104,8 +105,7 @@ def maybe_sync_roster(rt: Any, record: Any) -> None:
     max_age = rt.settings.roster_max_age_seconds
     if not max_age or not record.has_roster_service:
         return
-    synced = record.roster_synced_at
-    if synced is not None and (utcnow() - synced).total_seconds() < max_age:
+    if not roster_stale(record.roster_synced_at, max_age, utcnow()):
         return
     store = rt.store()
     marker = f"roster_sync_started:{record.context_pk}"
