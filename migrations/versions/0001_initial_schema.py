@@ -14,7 +14,7 @@ import lti_tool.models.types
 
 revision: str = '0001'
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ('product',)
 depends_on: str | Sequence[str] | None = None
 
 
@@ -35,15 +35,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registrations')),
     sa.UniqueConstraint('issuer', 'client_id', name=op.f('uq_registrations_issuer_client_id')),
     sa.UniqueConstraint('uuid', name=op.f('uq_registrations_uuid'))
-    )
-    op.create_table('sandbox_platforms',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('slug', sa.String(length=40), nullable=False),
-    sa.Column('shape', sa.String(length=20), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('issuer', sa.String(length=500), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_platforms')),
-    sa.UniqueConstraint('slug', name=op.f('uq_sandbox_platforms_slug'))
     )
     op.create_table('store_entries',
     sa.Column('key', sa.String(length=255), nullable=False),
@@ -80,66 +71,6 @@ def upgrade() -> None:
     with op.batch_alter_table('deployments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deployments_registration_id'), ['registration_id'], unique=False)
 
-    op.create_table('sandbox_courses',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('platform_id', sa.Integer(), nullable=False),
-    sa.Column('lti_context_id', sa.String(length=255), nullable=False),
-    sa.Column('title', sa.String(length=300), nullable=False),
-    sa.Column('label', sa.String(length=100), nullable=False),
-    sa.ForeignKeyConstraint(['platform_id'], ['sandbox_platforms.id'], name=op.f('fk_sandbox_courses_platform_id_sandbox_platforms')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_courses'))
-    )
-    with op.batch_alter_table('sandbox_courses', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sandbox_courses_platform_id'), ['platform_id'], unique=False)
-
-    op.create_table('sandbox_keys',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('platform_id', sa.Integer(), nullable=False),
-    sa.Column('kid', sa.String(length=64), nullable=False),
-    sa.Column('private_pem', sa.Text(), nullable=False),
-    sa.Column('public_jwk', sa.JSON(), nullable=False),
-    sa.Column('created_at', lti_tool.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['platform_id'], ['sandbox_platforms.id'], name=op.f('fk_sandbox_keys_platform_id_sandbox_platforms')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_keys')),
-    sa.UniqueConstraint('kid', name=op.f('uq_sandbox_keys_kid'))
-    )
-    with op.batch_alter_table('sandbox_keys', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sandbox_keys_platform_id'), ['platform_id'], unique=False)
-
-    op.create_table('sandbox_tools',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('platform_id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('client_id', sa.String(length=255), nullable=False),
-    sa.Column('deployment_id', sa.String(length=255), nullable=False),
-    sa.Column('login_url', sa.String(length=1000), nullable=False),
-    sa.Column('redirect_uris', sa.JSON(), nullable=False),
-    sa.Column('target_link_uri', sa.String(length=1000), nullable=False),
-    sa.Column('jwks_url', sa.String(length=1000), nullable=False),
-    sa.Column('scopes', sa.JSON(), nullable=False),
-    sa.Column('jwks_cache', sa.JSON(), nullable=True),
-    sa.ForeignKeyConstraint(['platform_id'], ['sandbox_platforms.id'], name=op.f('fk_sandbox_tools_platform_id_sandbox_platforms')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_tools')),
-    sa.UniqueConstraint('platform_id', 'client_id', name=op.f('uq_sandbox_tools_platform_id_client_id'))
-    )
-    with op.batch_alter_table('sandbox_tools', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sandbox_tools_platform_id'), ['platform_id'], unique=False)
-
-    op.create_table('sandbox_users',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('platform_id', sa.Integer(), nullable=False),
-    sa.Column('lti_sub', sa.String(length=255), nullable=False),
-    sa.Column('username', sa.String(length=100), nullable=False),
-    sa.Column('given_name', sa.String(length=100), nullable=False),
-    sa.Column('family_name', sa.String(length=100), nullable=False),
-    sa.Column('email', sa.String(length=300), nullable=False),
-    sa.ForeignKeyConstraint(['platform_id'], ['sandbox_platforms.id'], name=op.f('fk_sandbox_users_platform_id_sandbox_platforms')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_users'))
-    )
-    with op.batch_alter_table('sandbox_users', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sandbox_users_platform_id'), ['platform_id'], unique=False)
-
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('registration_id', sa.Integer(), nullable=False),
@@ -174,37 +105,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('contexts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contexts_registration_id'), ['registration_id'], unique=False)
-
-    op.create_table('sandbox_enrollments',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('course_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('role', sa.String(length=20), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('mentee_ids', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['course_id'], ['sandbox_courses.id'], name=op.f('fk_sandbox_enrollments_course_id_sandbox_courses')),
-    sa.ForeignKeyConstraint(['user_id'], ['sandbox_users.id'], name=op.f('fk_sandbox_enrollments_user_id_sandbox_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_enrollments')),
-    sa.UniqueConstraint('course_id', 'user_id', name=op.f('uq_sandbox_enrollments_course_id_user_id'))
-    )
-    with op.batch_alter_table('sandbox_enrollments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sandbox_enrollments_course_id'), ['course_id'], unique=False)
-
-    op.create_table('sandbox_links',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('course_id', sa.Integer(), nullable=False),
-    sa.Column('tool_id', sa.Integer(), nullable=False),
-    sa.Column('lti_id', sa.String(length=255), nullable=False),
-    sa.Column('title', sa.String(length=300), nullable=False),
-    sa.Column('url', sa.String(length=1000), nullable=True),
-    sa.Column('custom', sa.JSON(), nullable=False),
-    sa.Column('message_type', sa.String(length=40), nullable=False),
-    sa.ForeignKeyConstraint(['course_id'], ['sandbox_courses.id'], name=op.f('fk_sandbox_links_course_id_sandbox_courses')),
-    sa.ForeignKeyConstraint(['tool_id'], ['sandbox_tools.id'], name=op.f('fk_sandbox_links_tool_id_sandbox_tools')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_links'))
-    )
-    with op.batch_alter_table('sandbox_links', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sandbox_links_course_id'), ['course_id'], unique=False)
 
     op.create_table('memberships',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -246,14 +146,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_memberships_user_id'))
 
     op.drop_table('memberships')
-    with op.batch_alter_table('sandbox_links', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sandbox_links_course_id'))
-
-    op.drop_table('sandbox_links')
-    with op.batch_alter_table('sandbox_enrollments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sandbox_enrollments_course_id'))
-
-    op.drop_table('sandbox_enrollments')
     with op.batch_alter_table('contexts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contexts_registration_id'))
 
@@ -262,22 +154,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_users_registration_id'))
 
     op.drop_table('users')
-    with op.batch_alter_table('sandbox_users', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sandbox_users_platform_id'))
-
-    op.drop_table('sandbox_users')
-    with op.batch_alter_table('sandbox_tools', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sandbox_tools_platform_id'))
-
-    op.drop_table('sandbox_tools')
-    with op.batch_alter_table('sandbox_keys', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sandbox_keys_platform_id'))
-
-    op.drop_table('sandbox_keys')
-    with op.batch_alter_table('sandbox_courses', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sandbox_courses_platform_id'))
-
-    op.drop_table('sandbox_courses')
     with op.batch_alter_table('deployments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deployments_registration_id'))
 
@@ -287,6 +163,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_store_entries_expires_at'))
 
     op.drop_table('store_entries')
-    op.drop_table('sandbox_platforms')
     op.drop_table('registrations')
     # ### end Alembic commands ###

@@ -4,13 +4,10 @@ and maximum, and the downgrade gives back the converted score."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from lti_tool import migrate
@@ -19,7 +16,6 @@ from lti_tool.models.course import Context, User
 from lti_tool.models.mastery import Competency, CourseLineItem, Scale
 from lti_tool.models.platform import Deployment, Registration
 from lti_tool.models.types import utcnow
-from tests import conftest
 
 pytestmark = pytest.mark.postgres
 
@@ -28,27 +24,6 @@ THREE_STEPS = [
     {"name": "Developing", "points": 1, "color": "#FAB901", "mastery": False},
     {"name": "Not yet", "points": 0, "color": "#E0061F", "mastery": False},
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A database of its own with no schema yet (removed after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migration.db'}"
-        return
-    problem = conftest._postgres_reachable()
-    if problem:
-        if conftest.IN_CI:
-            pytest.fail(f"PostgreSQL is required under CI=true but unreachable: {problem}")
-        pytest.skip(f"PostgreSQL not reachable: {problem}")
-    name = f"{conftest.PG_DB_PREFIX}{uuid.uuid4().hex[:10]}"
-    admin = create_engine(conftest.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield conftest.PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
