@@ -66,8 +66,10 @@ def prepare(app: Flask) -> None:
     from lti_tool import keys, migrate
 
     rt = app.extensions["lti_tool"]
-    if migrate.needs_upgrade(rt.engine):
+    # The sandbox's tables only where the sandbox runs (its own Alembic branch).
+    target = migrate.EVERYTHING if rt.settings.sandbox_enabled else migrate.PRODUCT_ONLY
+    if migrate.needs_upgrade(rt.engine, target):
         click.echo("Upgrading the database schema…")
-        migrate.upgrade(rt.engine)
+        migrate.upgrade(rt.engine, target)
     with command_session(app) as session:
         keys.ensure_key(session, rt.settings.key_encryption_key)

@@ -13,11 +13,18 @@ def db() -> None:
 
 
 @db.command("upgrade")
-def db_upgrade() -> None:
+@click.option(
+    "--without-sandbox",
+    is_flag=True,
+    help="Upgrade the product's tables only; the sandbox platform's branch is left out.",
+)
+def db_upgrade(without_sandbox: bool) -> None:
+    """Upgrade the schema: the product's migrations and the sandbox's own branch."""
     from lti_tool import migrate
 
+    target = migrate.PRODUCT_ONLY if without_sandbox else migrate.EVERYTHING
     with command_app() as app:
-        migrate.upgrade(app.extensions["lti_tool"].engine)
+        migrate.upgrade(app.extensions["lti_tool"].engine, target)
     click.echo("Database is at the latest schema.")
 
 
