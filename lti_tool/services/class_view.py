@@ -20,12 +20,11 @@ from lti_tool.models.mastery import (
     Competency,
     Evidence,
     MasteryState,
-    Scale,
     UnlockState,
 )
 from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
-from lti_tool.services.course_model import DEFAULT_LEVELS
+from lti_tool.services.course_model import DEFAULT_LEVELS, CourseScales, levels_of
 
 
 def text_colour(background: str) -> str:
@@ -57,7 +56,7 @@ def levels_css(session: Session, context_id: int) -> str:
     """One rule per level of every scale of the course (and the default scale): its colour
     and a text colour that reads on it."""
     rules = [".lv-none { background: #f3f3f3; color: #1b1b1b; }"]
-    for scale_id, levels in _levels_of(session, context_id).items():
+    for scale_id, levels in CourseScales.load(session, context_id).all_levels().items():
         for i, lv in enumerate(levels):
             colour = str(lv.get("color") or lv.get("colour") or "#e0e0e0")
             if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
@@ -131,14 +130,6 @@ class ClassView:
     averages: list[float | None]
 
 
-def _levels_of(session: Session, context_id: int) -> dict[int | None, list[dict]]:
-    scales = {
-        s.id: s.levels for s in session.scalars(select(Scale).where(Scale.context_id == context_id))
-    }
-    scales[None] = DEFAULT_LEVELS
-    return scales
-
-
 def class_view(
     session: Session,
     context_id: int,
@@ -162,7 +153,7 @@ def class_view(
             .order_by(Module.position, Module.id)
         )
     )
-    scales = _levels_of(session, context_id)
+    scales = CourseScales.load(session, context_id)
     people = session.execute(
         select(User.id, User.name, User.given_name, User.family_name, Membership.status)
         .join(Membership, Membership.user_id == User.id)
@@ -195,9 +186,8 @@ def class_view(
         for c in comps:
             st = states.get((uid, c.id))
             level = st.level if st else None
-            levels = scales.get(c.scale_id, DEFAULT_LEVELS)
-            scale_key = c.scale_id if c.scale_id in scales else None
-            css = level_class(scale_key, levels, level)
+            levels = scales.levels(c.scale_id)
+            css = level_class(scales.key(c.scale_id), levels, level)
             score = st.score if st else None
             label = shown_level(levels, level, score)
             cells.append(Cell(score, level, css, bool(st and st.mastered), label))
@@ -270,8 +260,4 @@ def course_levels(session: Session, context_id: int) -> list[dict]:
         .order_by(Competency.position, Competency.id)
         .limit(1)
     )
-    if first is not None and first.scale_id is not None:
-        row = session.get(Scale, first.scale_id)
-        if row is not None:
-            return list(row.levels)
-    return list(DEFAULT_LEVELS)
+    return list(levels_of(session, first) if first is not None else DEFAULT_LEVELS)

@@ -44,6 +44,44 @@ def engine_scale(levels: list[dict[str, Any]]) -> engine.Scale:
     )
 
 
+@dataclass(frozen=True)
+class CourseScales:
+    """A course's scales by id. A competency reads its own scale while it exists, else the
+    default levels (key None): the one place that rule is written."""
+
+    levels_by_id: dict[int, list[dict[str, Any]]]
+
+    @classmethod
+    def load(cls, session: Session, context_id: int) -> CourseScales:
+        rows = session.scalars(select(Scale).where(Scale.context_id == context_id))
+        return cls({s.id: s.levels for s in rows})
+
+    def key(self, scale_id: int | None) -> int | None:
+        return scale_id if scale_id in self.levels_by_id else None
+
+    def levels(self, scale_id: int | None) -> list[dict[str, Any]]:
+        key = self.key(scale_id)
+        return DEFAULT_LEVELS if key is None else self.levels_by_id[key]
+
+    def all_levels(self) -> dict[int | None, list[dict[str, Any]]]:
+        """Every scale of the course and the default (None)."""
+        return {**self.levels_by_id, None: DEFAULT_LEVELS}
+
+
+def levels_of(session: Session, comp: Competency) -> list[dict[str, Any]]:
+    """The levels one competency reads (see CourseScales)."""
+    row = session.get(Scale, comp.scale_id) if comp.scale_id else None
+    return CourseScales({row.id: row.levels} if row else {}).levels(comp.scale_id)
+
+
+def scale_of(session: Session, comp: Competency) -> engine.Scale:
+    return engine_scale(levels_of(session, comp))
+
+
+def default_scale() -> engine.Scale:
+    return engine_scale(DEFAULT_LEVELS)
+
+
 def _rollup(data: dict[str, Any]) -> engine.RollUp:
     if not data:
         return engine.RollUp()
@@ -67,11 +105,8 @@ class CourseSnapshot:
 
 
 def load_model(session: Session, context_id: int) -> CourseSnapshot:
-    scales = {
-        s.id: engine_scale(s.levels)
-        for s in session.scalars(select(Scale).where(Scale.context_id == context_id))
-    }
-    default_scale = engine_scale(DEFAULT_LEVELS)
+    course_scales = CourseScales.load(session, context_id)
+    scales = {key: engine_scale(levels) for key, levels in course_scales.all_levels().items()}
     rows = list(
         session.scalars(
             select(Competency)
@@ -83,7 +118,7 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
     comps = []
     comp_scales: dict[str, engine.Scale] = {}
     for c in rows:
-        scale = scales.get(c.scale_id or 0, default_scale)
+        scale = scales[course_scales.key(c.scale_id)]
         comp_scales[c.code] = scale
         parent = by_id.get(c.parent_id or 0)
         comps.append(

@@ -23,18 +23,16 @@ from lti_tool.clients.lti_services import ServiceCaller
 from lti_tool.ids import row_id
 from lti_tool.models.course import Context, User
 from lti_tool.models.mastery import (
-    DEFAULT_LEVELS,
     Alignment,
     Competency,
     CourseLineItem,
     Evidence,
-    Scale,
 )
 from lti_tool.models.modules import Module
 from lti_tool.models.stored_text import display_text, limit_of, url_or_none
 from lti_tool.models.types import url_hash, utcnow
 from lti_tool.services import parent_evidence
-from lti_tool.services.course_model import engine_scale
+from lti_tool.services.course_model import scale_of
 from lti_tool.services.grade_problems import (
     Checked,
     check_result,
@@ -332,8 +330,7 @@ def add_rating(
     """A teacher's rating of a student on a competency, in the competency's scale points; kept
     out of that scale's top, so a scale picked later reads it proportionally."""
     now = now or utcnow()
-    scale_row = session.get(Scale, competency.scale_id) if competency.scale_id else None
-    top = engine_scale(scale_row.levels if scale_row else DEFAULT_LEVELS).top_points
+    top = scale_of(session, competency).top_points
     row = Evidence(
         context_id=context_id,
         user_id=user_id,

@@ -30,7 +30,13 @@ from lti_tool.models.mastery import (
 )
 from lti_tool.models.modules import Module
 from lti_tool.services import parent_evidence
-from lti_tool.services.course_model import engine_scale, load_model
+from lti_tool.services.course_model import (  # noqa: F401 - default_scale: the pages' too
+    default_scale,
+    engine_scale,
+    levels_of,
+    load_model,
+    scale_of,
+)
 from lti_tool.services.recompute import Recomputed, recompute_course
 from lti_tool.services.setup_rules import Defaults
 
@@ -98,10 +104,6 @@ PARAMS: dict[str, tuple[Param, ...]] = {
 SAMPLE = (1.0, 2.0, 3.0, 4.0)
 
 
-def default_scale() -> engine.Scale:
-    return engine_scale(DEFAULT_LEVELS)
-
-
 def competencies(session: Session, context_id: int) -> list[Competency]:
     return list(
         session.scalars(
@@ -134,11 +136,6 @@ def line_items(session: Session, context_id: int) -> list[CourseLineItem]:
 
 def scales(session: Session, context_id: int) -> list[Scale]:
     return list(session.scalars(select(Scale).where(Scale.context_id == context_id)))
-
-
-def scale_of(session: Session, comp: Competency) -> engine.Scale:
-    row = session.get(Scale, comp.scale_id) if comp.scale_id else None
-    return engine_scale(row.levels) if row is not None else default_scale()
 
 
 def check(session: Session, context_id: int, module_id: int | None = None) -> str | None:
@@ -444,8 +441,7 @@ def use_scale_preset(session: Session, context_id: int, key: str) -> Scale | Non
     new_levels = list(row.levels) if row is not None else list(DEFAULT_LEVELS)
     renames: dict[str, dict[str, str]] = {}
     for comp in competencies(session, context_id):
-        old = session.get(Scale, comp.scale_id) if comp.scale_id else None
-        renames[comp.code] = level_mapping(old.levels if old else DEFAULT_LEVELS, new_levels)
+        renames[comp.code] = level_mapping(levels_of(session, comp), new_levels)
         if comp.scale_id != (row.id if row is not None else None):
             # Its gradebook column gets the new top at the next post (ensure_column updates a
             # column whose stored label differs); the evidence is re-read on the new scale.

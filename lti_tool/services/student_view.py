@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from lti_tool import mastery as engine
 from lti_tool.mastery.rule_render import Reader, has_time, level_label, number
 from lti_tool.mastery.scales import EPSILON
-from lti_tool.models.mastery import CourseLineItem, Evidence, Goal, Scale
+from lti_tool.models.mastery import CourseLineItem, Evidence, Goal
 from lti_tool.models.types import utcnow
 from lti_tool.services.class_view import level_class
-from lti_tool.services.course_model import DEFAULT_LEVELS, CourseSnapshot, evaluate_student
+from lti_tool.services.course_model import CourseScales, CourseSnapshot, evaluate_student
 
 STATUS_WORDS = {
     engine.Status.LOCKED: "Locked",
@@ -263,10 +263,7 @@ def _competencies(
         evidence.setdefault(e.competency_id, []).append(
             EvidenceLine(e.graded_at, source, points, level_label(scale, points), e.note)
         )
-    scale_rows = {
-        sc.id: sc.levels
-        for sc in session.scalars(select(Scale).where(Scale.context_id == context_id))
-    }
+    scale_rows = CourseScales.load(session, context_id)
     depth_of: dict[str, int] = {}
     out = []
     for code, row in snapshot.competencies.items():
@@ -284,8 +281,8 @@ def _competencies(
                 level=result.level.name if result.level else None,
                 label=level_label(scale, result.score),
                 css=level_class(
-                    row.scale_id if row.scale_id in scale_rows else None,
-                    scale_rows.get(row.scale_id or 0, DEFAULT_LEVELS),
+                    scale_rows.key(row.scale_id),
+                    scale_rows.levels(row.scale_id),
                     result.level.name if result.level else None,
                 ),
                 mastered=result.mastered,

@@ -17,10 +17,10 @@ from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.jobs.passback import retry_failed
 from lti_tool.lti.roles import STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
-from lti_tool.models.mastery import AuditEntry, Competency, Override, Scale
+from lti_tool.models.mastery import AuditEntry, Competency, Override
 from lti_tool.runtime import runtime
 from lti_tool.services.class_view import class_view, course_levels
-from lti_tool.services.course_model import DEFAULT_LEVELS, engine_scale
+from lti_tool.services.course_model import scale_of
 from lti_tool.services.evidence import add_rating
 from lti_tool.services.goals import GoalError, add_goal, goal_levels
 from lti_tool.services.grade_problems import course_problems
@@ -238,8 +238,7 @@ def _rate(user_id: int, competency_id: str, level: str, note: str) -> str | None
         return "Choose a competency of this course."
     if refused := rating_problem(db, comp):
         return refused
-    scale_row = db.get(Scale, comp.scale_id) if comp.scale_id else None
-    scale = engine_scale(scale_row.levels if scale_row else DEFAULT_LEVELS)
+    scale = scale_of(db, comp)
     found = scale.level_named(level)
     if found is None:
         return f"Choose a level of the scale ({', '.join(lv.name for lv in scale.levels)})."
