@@ -4,7 +4,7 @@ answers with a signed LtiDeepLinkingResponse form-posted back to the platform.""
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lti_tool import keys
@@ -13,10 +13,11 @@ from lti_tool.lti.deep_linking import PlacementError, resource_link_item, respon
 from lti_tool.lti.launch import DL
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.mastery import AuditEntry
-from lti_tool.models.modules import Module
 from lti_tool.models.platform import Registration
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
+from lti_tool.services.setup_modules import ModuleValues, add_module
+from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
 from lti_tool.web.pages import course_modules
 
@@ -84,19 +85,15 @@ def new_module(launch_id: str) -> Response:
         return redirect(
             url_for(".picker", launch_id=launch_id, error="Points must be between 0 and 10000.")
         )
-    db = runtime().db()
-    position = db.scalar(
-        select(func.coalesce(func.max(Module.position), 0)).where(Module.context_id == g.context.id)
+    values = ModuleValues(
+        title=title[:300],
+        description=(request.form.get("description") or "").strip(),
+        score_maximum=points if graded else None,
     )
-    db.add(
-        Module(
-            context_id=g.context.id,
-            title=title[:300],
-            description=(request.form.get("description") or "").strip(),
-            position=(position or 0) + 1,
-            score_maximum=points if graded else None,
-        )
-    )
+    try:
+        add_module(runtime().db(), g.context.id, g.user.id, values)
+    except SetupRefused as refused:
+        return redirect(url_for(".picker", launch_id=launch_id, error=refused.message))
     return redirect(url_for(".picker", launch_id=launch_id))
 
 

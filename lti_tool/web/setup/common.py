@@ -1,0 +1,38 @@
+"""What every setup page shares: the blueprint, rendering with the error summary, the redirect
+after a saved change, and the course's own rows only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from lti_tool.runtime import runtime
+from lti_tool.web import error_summary
+
+bp = Blueprint("setup", __name__)
+
+Page = str | tuple[str, int] | Response
+
+
+def url(endpoint: str, **kw: Any) -> str:
+    return url_for(endpoint, launch_id=g.binding.launch_id, **kw)
+
+
+def render(template: str, status: int = 200, **kw: Any) -> tuple[str, int]:
+    summary = error_summary.summary(template, kw) if status >= 400 else []
+    return render_template(template, context=g.context, summary=summary, **kw), status
+
+
+def saved(message: str, endpoint: str, **kw: Any) -> Response:
+    """Show where the change landed (the service has recomputed the course)."""
+    flash(message)
+    return redirect(url(endpoint, **kw))
+
+
+def own(model: type[Any], pk: int) -> Any:
+    row = runtime().db().get(model, pk)
+    if row is None or row.context_id != g.context.id:
+        abort(404)
+    return row

@@ -1,0 +1,129 @@
+"""Setup forms read into values for the services, with a message next to each field a teacher
+must fix (the services then check the course as a whole)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+
+from lti_tool.ids import row_id
+from lti_tool.models.mastery import Competency, CourseLineItem, Scale
+from lti_tool.models.modules import Module
+from lti_tool.runtime import runtime
+from lti_tool.services import competency_import as csv_import
+from lti_tool.services import setup_course as svc
+from lti_tool.services.setup_competencies import Calculation, CompetencyValues
+from lti_tool.services.setup_modules import ModuleValues
+
+Errors = dict[str, str]
+
+
+def competency_fields(
+    form: Any, comps: list[Competency], editing: Competency | None
+) -> tuple[CompetencyValues, Errors]:
+    code = (form.get("code") or "").strip()
+    title = (form.get("title") or "").strip()
+    parent_code = (form.get("parent") or "").strip()
+    description = (form.get("description") or "").strip()
+    errors: Errors = {}
+    by_code = {c.code: c for c in comps}
+    if not code:
+        errors["code"] = "Give the competency a short code, such as FRAC-1."
+    elif len(code) > csv_import.MAX_CODE:
+        errors["code"] = f"At most {csv_import.MAX_CODE} characters."
+    elif code in by_code and by_code[code] is not editing:
+        errors["code"] = f'"{code}" is already used by "{by_code[code].title}".'
+    if not title:
+        errors["title"] = "Give the competency a title students will read."
+    elif len(title) > csv_import.MAX_TITLE:
+        errors["title"] = f"At most {csv_import.MAX_TITLE} characters."
+    parent = by_code.get(parent_code) if parent_code else None
+    if parent_code and parent is None:
+        errors["parent"] = f'No competency with code "{parent_code}".'
+    elif parent is not None and editing is not None:
+        seen, cur = set(), parent
+        while cur is not None and cur.id not in seen:
+            if cur.id == editing.id:
+                errors["parent"] = "A competency cannot sit inside itself or its own children."
+                break
+            seen.add(cur.id)
+            cur = next((c for c in comps if c.id == cur.parent_id), None)
+    values = CompetencyValues(code, title, description, parent.id if parent else None)
+    return values, errors
+
+
+def calculation_fields(
+    form: Any, comp: Competency, method: dict[str, Any]
+) -> tuple[Calculation, Errors]:
+    """The competency's scale, minimum evidence and order (its method is read beside them)."""
+    errors: Errors = {}
+    scale_id: int | None = None
+    raw_scale = form.get("scale") or ""
+    if raw_scale:
+        scale_row = runtime().db().get(Scale, sid) if (sid := row_id(raw_scale)) else None
+        if scale_row is None or scale_row.context_id != g.context.id:
+            errors["scale"] = "Pick one of the scales."
+        else:
+            scale_id = scale_row.id
+    try:
+        min_evidence = int(form.get("min_evidence") or 1)
+        if not 1 <= min_evidence <= 100:
+            raise ValueError
+    except ValueError:
+        errors["min_evidence"] = "A whole number from 1 to 100."
+        min_evidence = comp.min_evidence
+    order_by = form.get("order_by") or "graded"
+    if order_by not in ("graded", "submitted"):
+        errors["order_by"] = "Pick graded or submitted."
+    return Calculation(scale_id, method, min_evidence, order_by), errors
+
+
+def module_fields(form: Any, module: Module | None) -> tuple[ModuleValues, Errors]:
+    db = runtime().db()
+    errors: Errors = {}
+    title = (form.get("title") or "").strip()
+    if not title:
+        errors["title"] = "Give the module a title."
+    elif len(title) > 300:
+        errors["title"] = "At most 300 characters."
+    lineitem_url: str | None = None
+    raw_item = form.get("line_item") or ""
+    if raw_item == "keep" and module is not None:
+        lineitem_url = module.lineitem_url
+    elif raw_item:
+        item = db.get(CourseLineItem, iid) if (iid := row_id(raw_item)) else None
+        if item is None or item.context_id != g.context.id:
+            errors["line_item"] = "Pick one of the course's gradebook columns."
+        else:
+            lineitem_url = item.url
+    numbers: dict[str, float | None] = {}
+    for name, low, high in (("complete_at_percent", 0, 100), ("score_maximum", 0.01, 10000)):
+        raw = (form.get(name) or "").strip()
+        numbers[name] = None
+        if not raw:
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            errors[name] = f'"{raw}" is not a number.'
+            continue
+        if not low <= number <= high:
+            errors[name] = f"A number from {low:g} to {high:g}."
+        numbers[name] = number
+    own = {m.id for m in svc.modules(db, g.context.id)}
+    choice = [i for v in form.getlist("choice_of") if (i := row_id(v)) in own]
+    if module is not None and module.id in choice:
+        errors["choice_of"] = "A choice cannot offer itself."
+    if len(choice) == 1:
+        errors["choice_of"] = "A choice needs at least two modules to choose from."
+    values = ModuleValues(
+        title=title,
+        description=(form.get("description") or "").strip(),
+        sticky=form.get("sticky") == "on",
+        lineitem_url=lineitem_url,
+        complete_at_percent=numbers["complete_at_percent"],
+        score_maximum=numbers["score_maximum"],
+        choice_of=choice,
+    )
+    return values, errors

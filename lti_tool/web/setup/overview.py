@@ -1,0 +1,42 @@
+"""The setup overview: what the course has so far and where to click next."""
+
+from __future__ import annotations
+
+from flask import g
+
+from lti_tool.lti.roles import TEACHER
+from lti_tool.models.platform import Registration
+from lti_tool.runtime import runtime
+from lti_tool.services import setup_course as svc
+from lti_tool.services.setup_methods import course_default_method, method_label
+from lti_tool.web.binding import requires
+from lti_tool.web.setup.common import Page, bp, render
+
+
+@bp.get("/c/<launch_id>/setup")
+@requires(TEACHER)
+def index(launch_id: str) -> Page:
+    db = runtime().db()
+    comps = svc.competencies(db, g.context.id)
+    mods = svc.modules(db, g.context.id)
+    links = svc.alignments(db, g.context.id)
+    ruled = sum(1 for m in mods if m.unlock_rule and m.unlock_rule.get("rule") is not None)
+    return render(
+        "setup/index.html",
+        comps=comps,
+        mods=mods,
+        aligned=len(links),
+        ruled=ruled,
+        default_method=method_label(course_default_method(comps)),
+        platform=_platform_kind(),
+    )
+
+
+def _platform_kind() -> str:
+    reg = runtime().db().get(Registration, g.binding.registration_id)
+    issuer = (reg.issuer if reg else "").lower()
+    if "canvas" in issuer or "instructure" in issuer:
+        return "canvas"
+    if "moodle" in issuer:
+        return "moodle"
+    return ""
