@@ -13,7 +13,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.services.competency_import import Row
 from lti_tool.services.setup_course import competencies, refusals_without, rename_in_rules
 from lti_tool.services.setup_methods import course_default_method
-from lti_tool.services.setup_tx import SetupRefused, refusing
+from lti_tool.services.setup_tx import delete, refusing
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,4 @@ def save_competency(
 def delete_competency(session: Session, comp: Competency, by: int) -> None:
     """Refused while a rule still names it: each such rule is listed."""
     refusals = refusals_without(session, comp.context_id, competency=comp.id)
-    if refusals:
-        details = [f'"{comp.title}" cannot be deleted yet.', *refusals, "Change those rules first."]
-        raise SetupRefused("delete", details[0], details)
-    with refusing(session, comp.context_id, by, "competency deleted", field="delete"):
-        session.delete(comp)
+    delete(session, comp, by, "competency deleted", refusals, "Change those rules first.")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.models.modules import Module
 from lti_tool.services.setup_course import modules, refusals_without
-from lti_tool.services.setup_tx import SetupRefused, changed, refusing
+from lti_tool.services.setup_tx import changed, delete, refusing
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,7 @@ def move_module(session: Session, m: Module, by: int, up: bool) -> int:
 def delete_module(session: Session, m: Module, by: int) -> None:
     """Refused while a choice offers it or a rule names it: each of them is listed."""
     refusals = refusals_without(session, m.context_id, module=m.id)
-    if refusals:
-        details = [f'"{m.title}" cannot be deleted yet.', *refusals, "Change those first."]
-        raise SetupRefused("delete", details[0], details)
-    with refusing(session, m.context_id, by, "module deleted", field="delete"):
-        session.delete(m)
+    delete(session, m, by, "module deleted", refusals, "Change those first.")
 
 
 def save_rule(

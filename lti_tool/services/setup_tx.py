@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,15 @@ def refusing(
         raise SetupRefused(field, problem)
     savepoint.commit()
     changed(session, context_id, by, what)
+
+
+def delete(session: Session, row: Any, by: int, what: str, refusals: list[str], then: str) -> None:
+    """A competency or module deleted, refused while `refusals` says what still uses it."""
+    if refusals:
+        details = [f'"{row.title}" cannot be deleted yet.', *refusals, then]
+        raise SetupRefused("delete", details[0], details)
+    with refusing(session, row.context_id, by, what, field="delete"):
+        session.delete(row)
 
 
 def changed(session: Session, context_id: int, by: int, what: str) -> None:
