@@ -71,11 +71,13 @@ def changed(session: Session, context_id: int, by: int, what: str) -> None:
 def _open_outer(session: Session) -> None:
     # SQLite's driver begins a transaction only at the first write: a savepoint opened before
     # it would be the outermost transaction and commit on release, before the request ends.
+    # IMMEDIATE takes the write lock now (waiting its turn), as that first write would: a
+    # deferred one would read a snapshot another writer can outdate before this one writes.
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         raw = connection.connection.dbapi_connection
         if raw is not None and not raw.in_transaction:
-            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def check(session: Session, context_id: int, module_id: int | None = None) -> str | None:
