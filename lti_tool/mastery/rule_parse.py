@@ -24,6 +24,8 @@ from .catalog import Catalog
 from .errors import RuleError
 from .numbers import as_float, is_number, show_number
 from .rules import (
+    KINDS,
+    LEAF_KINDS,
     AllOf,
     AnyOf,
     AtLeastOf,
@@ -41,20 +43,6 @@ from .rules import (
 
 #: Deeper trees are refused: no teacher writes them, and they would only cost stack.
 MAX_DEPTH = 32
-
-_KINDS = (
-    "all",
-    "any",
-    "not",
-    "at_least",
-    "module_completed",
-    "module_mastered",
-    "competency",
-    "line_item",
-    "on_or_after",
-    "group",
-)
-_EXTRA = {"competency": ("level", "score"), "line_item": ("percent", "points")}
 
 
 def parse_unlock(
@@ -101,10 +89,10 @@ class _Parser:
         if not isinstance(data, Mapping):
             raise RuleError(path, 'must be an object such as {"module_completed": "M1"}')
         keys = [str(k) for k in data]
-        kinds = [k for k in _KINDS if k in data]
+        kinds = [k for k in KINDS if k in data]
         if not kinds:
             shown = ", ".join(_show(k) for k in keys) if keys else "nothing"
-            raise RuleError(path, f"expected one of {', '.join(_KINDS)}; got {shown}")
+            raise RuleError(path, f"expected one of {', '.join(KINDS)}; got {shown}")
         if len(kinds) > 1:
             raise RuleError(
                 path,
@@ -112,7 +100,7 @@ class _Parser:
                 '(put several inside "all")',
             )
         kind = kinds[0]
-        allowed = {kind, *_EXTRA.get(kind, ())}
+        allowed = {kind, *LEAF_KINDS.get(kind, ())}
         for key in keys:
             if key not in allowed:
                 raise RuleError(f"{path}.{key}", f'unknown key next to "{kind}"')

@@ -1,24 +1,60 @@
 """The JSON Schema of an unlock document, for the rule builder UI and for API clients.
 
 `rule_parse` is the authority (it also checks names against the course); this schema describes
-the same shape so editors can validate and autocomplete before the server sees it.
+the same shape, built from the same vocabulary (`rules.KINDS`), so editors can validate and
+autocomplete before the server sees it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .rules import KINDS, LEAF_KINDS, UnlockMode
+
 _ID = {"type": "string", "minLength": 1}
 _LIST = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}}
+_CONDITION = {"$ref": "#/$defs/condition"}
+
+#: What each kind of the vocabulary (`rules.KINDS`) holds, and each key taken beside a leaf.
+_VALUES: dict[str, dict[str, Any]] = {
+    "all": _LIST,
+    "any": _LIST,
+    "not": _CONDITION,
+    "at_least": {
+        "type": "object",
+        "properties": {"k": {"type": "integer", "minimum": 1}, "of": _LIST},
+        "required": ["k", "of"],
+        "additionalProperties": False,
+    },
+    "module_completed": _ID,
+    "module_mastered": _ID,
+    "competency": _ID,
+    "line_item": _ID,
+    "on_or_after": {"type": "string", "format": "date-time"},
+    "group": _ID,
+}
+_BESIDE: dict[str, dict[str, Any]] = {
+    "level": _ID,
+    "score": {"type": "number", "minimum": 0},
+    "percent": {"type": "number", "minimum": 0, "maximum": 100},
+    "points": {"type": "number", "minimum": 0},
+}
 
 
 def _one(key: str, value: dict[str, Any], **extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {key: value, **extra},
-        "required": [key],
+        "required": [key, *extra],
         "additionalProperties": False,
     }
+
+
+def _kind(kind: str) -> dict[str, Any]:
+    beside = LEAF_KINDS.get(kind, ())
+    if not beside:
+        return _one(kind, _VALUES[kind])
+    return {"oneOf": [_one(kind, _VALUES[kind], **{key: _BESIDE[key]}) for key in beside]}
 
 
 RULE_SCHEMA: dict[str, Any] = {
@@ -27,55 +63,9 @@ RULE_SCHEMA: dict[str, Any] = {
     "title": "Module unlock rule",
     "type": "object",
     "properties": {
-        "mode": {"enum": ["reevaluated", "sticky"], "default": "reevaluated"},
-        "rule": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/condition"}]},
+        "mode": {"enum": [m.value for m in UnlockMode], "default": UnlockMode.REEVALUATED.value},
+        "rule": {"oneOf": [{"type": "null"}, _CONDITION]},
     },
     "additionalProperties": False,
-    "$defs": {
-        "condition": {
-            "oneOf": [
-                _one("all", _LIST),
-                _one("any", _LIST),
-                _one("not", {"$ref": "#/$defs/condition"}),
-                _one(
-                    "at_least",
-                    {
-                        "type": "object",
-                        "properties": {"k": {"type": "integer", "minimum": 1}, "of": _LIST},
-                        "required": ["k", "of"],
-                        "additionalProperties": False,
-                    },
-                ),
-                _one("module_completed", _ID),
-                _one("module_mastered", _ID),
-                {
-                    "oneOf": [
-                        {**_one("competency", _ID, level=_ID), "required": ["competency", "level"]},
-                        {
-                            **_one("competency", _ID, score={"type": "number", "minimum": 0}),
-                            "required": ["competency", "score"],
-                        },
-                    ]
-                },
-                {
-                    "oneOf": [
-                        {
-                            **_one(
-                                "line_item",
-                                _ID,
-                                percent={"type": "number", "minimum": 0, "maximum": 100},
-                            ),
-                            "required": ["line_item", "percent"],
-                        },
-                        {
-                            **_one("line_item", _ID, points={"type": "number", "minimum": 0}),
-                            "required": ["line_item", "points"],
-                        },
-                    ]
-                },
-                _one("on_or_after", {"type": "string", "format": "date-time"}),
-                _one("group", _ID),
-            ]
-        }
-    },
+    "$defs": {"condition": {"oneOf": [_kind(kind) for kind in KINDS]}},
 }

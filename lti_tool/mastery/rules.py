@@ -88,6 +88,20 @@ Node = AllOf | AnyOf | Not | AtLeastOf
 Rule = Leaf | Node
 LEAVES = (ModuleCompleted, ModuleMastered, CompetencyAtLeast, LineItemAtLeast, OnOrAfter, InGroup)
 
+#: The rule vocabulary as JSON spells it, read by the parser, the schema and the builder:
+#: the kinds that hold conditions, then each leaf kind with the keys it takes beside its own
+#: (exactly one of them).
+NODE_KINDS = ("all", "any", "not", "at_least")
+LEAF_KINDS: dict[str, tuple[str, ...]] = {
+    "module_completed": (),
+    "module_mastered": (),
+    "competency": ("level", "score"),
+    "line_item": ("percent", "points"),
+    "on_or_after": (),
+    "group": (),
+}
+KINDS = (*NODE_KINDS, *LEAF_KINDS)
+
 
 @dataclass(frozen=True, slots=True)
 class Unlock:

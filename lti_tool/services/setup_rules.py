@@ -14,15 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-GROUPS = ("all", "any", "at_least", "not")
-LEAVES = (
-    "module_completed",
-    "module_mastered",
-    "competency",
-    "line_item",
-    "on_or_after",
-    "group",
-)
+from lti_tool.mastery.rules import LEAF_KINDS, NODE_KINDS
+
+#: Every kind of the engine's vocabulary (`rules.KINDS`) by its builder label, in menu order.
 KIND_LABELS = {
     "all": "All of these",
     "any": "Any of these",
@@ -35,6 +29,8 @@ KIND_LABELS = {
     "on_or_after": "On or after a date",
     "group": "In a group",
 }
+GROUPS = tuple(k for k in KIND_LABELS if k in NODE_KINDS)
+LEAVES = tuple(k for k in KIND_LABELS if k in LEAF_KINDS)
 
 
 @dataclass(frozen=True)

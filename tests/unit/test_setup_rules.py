@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from lti_tool.mastery import Catalog, Competency, Module, parse_unlock, render
+from lti_tool.mastery.rules import KINDS
 from lti_tool.services.setup_rules import (
+    GROUPS,
+    KIND_LABELS,
+    LEAVES,
     Defaults,
     apply_op,
     chain_rules,
@@ -76,3 +80,9 @@ def test_chain_follows_the_order_and_shares_a_choices_rule_with_its_options() ->
     assert docs["4"]["rule"] == {"module_mastered": "1"}
     assert docs["2"]["rule"] == docs["3"]["rule"] == {"module_mastered": "1"}
     assert docs["5"]["rule"] == {"module_mastered": "4"}
+
+
+def test_the_builder_offers_exactly_the_engines_vocabulary() -> None:
+    assert sorted(KIND_LABELS) == sorted(KINDS)
+    assert GROUPS == ("all", "any", "at_least", "not")
+    assert set(LEAVES) == set(KINDS) - set(GROUPS)
