@@ -13,9 +13,10 @@ from .catalog import Catalog, Competency, LineItem, Module
 from .columns import Index, ModuleProgram, compile_rule
 from .errors import ConfigError, RuleError
 from .evidence import Series
+from .graph import find_cycle
 from .methods import Calculator
 from .rollup import Combiner, combiner
-from .rule_parse import check_no_cycle, find_cycle, parse_rule, rule_to_json
+from .rule_parse import check_no_cycle, parse_rule, rule_to_json
 from .rules import (
     AllOf,
     AnyOf,

@@ -16,12 +16,13 @@ The JSON shape (see `rule_schema.RULE_SCHEMA` and docs/mastery.md)::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from .catalog import Catalog
 from .errors import RuleError
+from .graph import find_cycle
 from .numbers import as_float, is_number, show_number
 from .rules import (
     KINDS,
@@ -280,31 +281,6 @@ def unlock_to_json(unlock: Unlock) -> dict[str, Any]:
         "mode": unlock.mode.value,
         "rule": None if unlock.rule is None else rule_to_json(unlock.rule),
     }
-
-
-def find_cycle(needs: Mapping[str, Sequence[str]]) -> tuple[str, ...] | None:
-    """A cycle in "module → modules it needs", as (M2, M5, M2), or None; deterministic."""
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    for start in needs:
-        if state.get(start):
-            continue
-        path: list[str] = [start]
-        iters: list[Iterable[str]] = [iter(needs.get(start, ()))]
-        state[start] = 1
-        while iters:
-            nxt = next(iters[-1], None)  # type: ignore[call-overload]
-            if nxt is None:
-                state[path.pop()] = 2
-                iters.pop()
-                continue
-            seen = state.get(nxt)
-            if seen == 1:
-                return (*path[path.index(nxt) :], nxt)
-            if not seen:
-                state[nxt] = 1
-                path.append(nxt)
-                iters.append(iter(needs.get(nxt, ())))
-    return None
 
 
 def check_no_cycle(needs: Mapping[str, Sequence[str]]) -> None:

@@ -8,6 +8,8 @@ import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+from lti_tool.mastery.graph import parent_cycle
+
 REQUIRED = ("code", "title", "parent")
 OPTIONAL = ("description",)
 MAX_CODE, MAX_TITLE, MAX_ROWS, MAX_PROBLEMS = 100, 300, 2000, 20
@@ -188,19 +190,8 @@ def parent_problems(
             problems.append(make(r.line, column, missing))
         elif r.parent == r.code:
             problems.append(make(r.line, column, "a competency cannot be its own parent"))
-        elif chain := _circle(r.code, parent_of):
+        elif chain := parent_cycle(r.code, parent_of):
             problems.append(
                 make(r.line, column, f'"{r.code}" would end up inside itself: ' + " → ".join(chain))
             )
     return problems
-
-
-def _circle(code: str, parent_of: Mapping[str, str | None]) -> list[str] | None:
-    """The chain back to `code` when following parents comes back to it."""
-    chain, current = [code], parent_of.get(code)
-    while current is not None and len(chain) <= len(parent_of):
-        chain.append(current)
-        if current == code:
-            return chain
-        current = parent_of.get(current)
-    return None
