@@ -8,6 +8,7 @@ from typing import Any
 from flask import g
 
 from lti_tool.ids import row_id
+from lti_tool.mastery.graph import parent_cycle
 from lti_tool.models.mastery import Competency, CourseLineItem, Scale
 from lti_tool.models.modules import Module
 from lti_tool.runtime import runtime
@@ -42,13 +43,11 @@ def competency_fields(
     if parent_code and parent is None:
         errors["parent"] = f'No competency with code "{parent_code}".'
     elif parent is not None and editing is not None:
-        seen, cur = set(), parent
-        while cur is not None and cur.id not in seen:
-            if cur.id == editing.id:
-                errors["parent"] = "A competency cannot sit inside itself or its own children."
-                break
-            seen.add(cur.id)
-            cur = next((c for c in comps if c.id == cur.parent_id), None)
+        code_of = {c.id: c.code for c in comps}
+        parent_of = {c.code: code_of.get(c.parent_id or 0) for c in comps}
+        parent_of[editing.code] = parent.code
+        if parent_cycle(editing.code, parent_of):
+            errors["parent"] = "A competency cannot sit inside itself or its own children."
     values = CompetencyValues(code, title, description, parent.id if parent else None)
     return values, errors
 
