@@ -30,8 +30,8 @@ from lti_tool.mastery import (  # noqa: E402
     AtLeastOf,
     Average,
     ClassFacts,
-    Competency,
     CompetencyAtLeast,
+    CompetencySpec,
     DecayingAverage,
     Evidence,
     GroupMembership,
@@ -89,7 +89,7 @@ def random_leaf(rnd: random.Random, i: int, codes: list[str], line_items: list[L
 
 def course(rnd: random.Random, n_modules: int, n_competencies: int):
     parents = [
-        Competency(
+        CompetencySpec(
             f"P{p}",
             f"Strand {p}",
             rollup=RollUp(
@@ -101,7 +101,9 @@ def course(rnd: random.Random, n_modules: int, n_competencies: int):
         for p in range(5)
     ]
     leaves = [
-        Competency(f"C{c}", f"Competency {c}", parent=f"P{c % 5}", method=METHODS[c % len(METHODS)])
+        CompetencySpec(
+            f"C{c}", f"Competency {c}", parent=f"P{c % 5}", method=METHODS[c % len(METHODS)]
+        )
         for c in range(n_competencies)
     ]
     codes = [c.code for c in leaves] + [p.code for p in parents]

@@ -13,7 +13,7 @@ Typical use::
     explain(state, student, module)                                 # what a student reads
 """
 
-from .catalog import Catalog, Competency, LineItem, Module
+from .catalog import Catalog, CompetencySpec, LineItem, Module
 from .course import ClassState, MasteryResult, evaluate_class
 from .errors import ConfigError, EvidenceError, MasteryError, RuleError
 from .evaluate import Condition, Explanation, NextStep, explain
@@ -66,7 +66,7 @@ __all__ = [
     "Catalog",
     "ClassFacts",
     "ClassState",
-    "Competency",
+    "CompetencySpec",
     "CompetencyAtLeast",
     "Completion",
     "Condition",

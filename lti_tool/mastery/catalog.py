@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Competency:
+class CompetencySpec:
     """A skill: leaves are scored from evidence with `method`, parents by `rollup` only.
 
     Evidence aligned to a parent is kept but not used: align evidence to the leaves.
@@ -105,7 +105,7 @@ class Module:
 class Catalog:
     """Names rules may refer to; `groups=None` accepts any group id (groups come from the LMS)."""
 
-    competencies: Mapping[str, Competency]
+    competencies: Mapping[str, CompetencySpec]
     modules: Mapping[str, str]
     line_items: Mapping[str, LineItem]
     groups: Mapping[str, str] | None = None
@@ -113,7 +113,7 @@ class Catalog:
     @classmethod
     def of(
         cls,
-        competencies: Iterable[Competency] = (),
+        competencies: Iterable[CompetencySpec] = (),
         modules: Iterable[Module] = (),
         line_items: Iterable[LineItem] = (),
         groups: Mapping[str, str] | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from .catalog import Catalog, Competency, LineItem, Module
+from .catalog import Catalog, CompetencySpec, LineItem, Module
 from .columns import Index, ModuleProgram, compile_rule
 from .errors import ConfigError, RuleError
 from .evidence import Series
@@ -39,7 +39,7 @@ Source = tuple[str, int]
 TIME: Source = ("time", 0)
 
 
-def score_function(comp: Competency) -> Callable[[Series], float]:
+def score_function(comp: CompetencySpec) -> Callable[[Series], float]:
     """Series -> rounded score, or NO_SCORE when there is too little evidence."""
     calc: Calculator = comp.method.calculator(comp.scale)
     min_evidence = comp.min_evidence
@@ -60,7 +60,7 @@ class CourseModel:
     """The compiled course; build it with `build_course` and reuse it for every evaluation."""
 
     catalog: Catalog
-    competencies: tuple[Competency, ...]
+    competencies: tuple[CompetencySpec, ...]
     comp_index: Mapping[str, int]
     children: tuple[tuple[int, ...], ...]
     ancestors: tuple[tuple[int, ...], ...]
@@ -95,7 +95,7 @@ class CourseModel:
 
 
 def build_course(
-    competencies: Iterable[Competency],
+    competencies: Iterable[CompetencySpec],
     modules: Iterable[Module],
     line_items: Iterable[LineItem] = (),
     groups: Mapping[str, str] | None = None,

@@ -122,7 +122,7 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
         comp_scales[c.code] = scale
         parent = by_id.get(c.parent_id or 0)
         comps.append(
-            engine.Competency(
+            engine.CompetencySpec(
                 code=c.code,
                 title=c.title,
                 parent=parent.code if parent else None,

@@ -67,7 +67,7 @@ def catalog(
         if c.id == without_competency:
             continue
         comps.append(
-            engine.Competency(code=c.code, title=c.title or c.code, scale=scale_of(session, c))
+            engine.CompetencySpec(code=c.code, title=c.title or c.code, scale=scale_of(session, c))
         )
     mods = [
         engine.Module(str(m.id), m.title or f"Module {m.id}")

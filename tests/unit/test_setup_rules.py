@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lti_tool.mastery import Catalog, Competency, Module, parse_unlock, render
+from lti_tool.mastery import Catalog, CompetencySpec, Module, parse_unlock, render
 from lti_tool.mastery.rules import KINDS
 from lti_tool.services.setup_rules import (
     GROUPS,
@@ -17,7 +17,7 @@ from lti_tool.services.setup_rules import (
 )
 
 D = Defaults(module="1", competency="FRAC-1", level="Mastery", when="2025-03-01T00:00:00Z")
-CATALOG = Catalog.of([Competency("FRAC-1", "Equivalent fractions")], [Module("1", "Module 1")])
+CATALOG = Catalog.of([CompetencySpec("FRAC-1", "Equivalent fractions")], [Module("1", "Module 1")])
 
 
 def test_form_becomes_the_rule_a_teacher_read_as_a_sentence() -> None:

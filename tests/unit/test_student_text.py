@@ -14,8 +14,8 @@ from lti_tool.mastery import (
     AnyOf,
     AtLeastOf,
     ClassFacts,
-    Competency,
     CompetencyAtLeast,
+    CompetencySpec,
     Evidence,
     GroupMembership,
     InGroup,
@@ -94,8 +94,8 @@ def test_a_day_is_written_as_a_school_writes_it():
 def _explain(rule, *, score=None, comp="FRAC", quiz=None, groups=(), reader=YOU, extra=()):
     """Module "T" behind `rule`, for one student with one score and one quiz result."""
     comps = [
-        Competency("FRAC", "Fractions", method=Latest()),
-        Competency("MEET", "Measuring", scale=MEETS, method=Latest()),
+        CompetencySpec("FRAC", "Fractions", method=Latest()),
+        CompetencySpec("MEET", "Measuring", scale=MEETS, method=Latest()),
     ]
     modules = [
         Module("A", "Module A"),
@@ -271,7 +271,7 @@ def test_a_teacher_or_mentor_reads_about_the_student_by_name():
 
 
 def test_an_override_names_the_student_for_others():
-    comps = [Competency("FRAC", "Fractions", method=Latest())]
+    comps = [CompetencySpec("FRAC", "Fractions", method=Latest())]
     model = build_course(comps, [Module("T", "Target", unlock=Unlock(REACH))], [])
     facts = ClassFacts(("s",), overrides=[Override("s", "T", OverrideKind.EXEMPT)])
     state = evaluate_class(model, facts, T0)

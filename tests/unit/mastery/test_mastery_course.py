@@ -9,8 +9,8 @@ import pytest
 from lti_tool.mastery import (
     AllOf,
     ClassFacts,
-    Competency,
     CompetencyAtLeast,
+    CompetencySpec,
     Completion,
     Evidence,
     EvidenceError,
@@ -37,9 +37,9 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MARCH_10 = datetime(2025, 3, 10, tzinfo=UTC)
 
 COMPETENCIES = [
-    Competency("FRAC", "Fractions"),
-    Competency("FRAC-1", "Equivalent fractions", parent="FRAC", method=Latest()),
-    Competency("FRAC-2", "Adding fractions", parent="FRAC", method=Latest()),
+    CompetencySpec("FRAC", "Fractions"),
+    CompetencySpec("FRAC-1", "Equivalent fractions", parent="FRAC", method=Latest()),
+    CompetencySpec("FRAC-2", "Adding fractions", parent="FRAC", method=Latest()),
 ]
 LINE_ITEMS = [LineItem("quiz-1", "Quiz 1", 10)]
 MODULES = [

@@ -12,7 +12,7 @@ from lti_tool.mastery import (
     DEFAULT_SCALE,
     Average,
     ClassFacts,
-    Competency,
+    CompetencySpec,
     ConfigError,
     Evidence,
     EvidenceError,
@@ -42,7 +42,7 @@ THREE_STEPS = Scale(
 
 
 def one(method=None, scale=DEFAULT_SCALE, evidence=()):
-    comp = Competency("C", "Fractions", scale=scale, **({"method": method} if method else {}))
+    comp = CompetencySpec("C", "Fractions", scale=scale, **({"method": method} if method else {}))
     model = build_course([comp], [])
     return evaluate_class(model, ClassFacts(("s",), list(evidence)), T0).mastery("s", "C")
 
@@ -81,7 +81,7 @@ def test_rounding_never_lifts_an_average_into_the_next_level():
     ],
 )
 def test_huge_rule_numbers_are_a_rule_error_with_a_path(rule, path):
-    catalog = Catalog.of([Competency("C", "Fractions")], [], [LineItem("L", "Quiz", 10)])
+    catalog = Catalog.of([CompetencySpec("C", "Fractions")], [], [LineItem("L", "Quiz", 10)])
     with pytest.raises(RuleError) as caught:
         parse_unlock({"rule": rule}, catalog)
     assert caught.value.path == path
@@ -89,7 +89,7 @@ def test_huge_rule_numbers_are_a_rule_error_with_a_path(rule, path):
 
 
 def test_huge_rule_numbers_in_json_text_are_a_rule_error():
-    catalog = Catalog.of([Competency("C", "Fractions")], [])
+    catalog = Catalog.of([CompetencySpec("C", "Fractions")], [])
     text = '{"rule": {"competency": "C", "score": 1' + "0" * 400 + "}}"
     with pytest.raises(RuleError) as caught:
         parse_unlock(text, catalog)
@@ -133,7 +133,7 @@ def test_an_unusable_maximum_is_refused(out_of):
 
 def test_huge_line_item_points_are_no_crash():
     model = build_course(
-        [Competency("C", "Fractions")],
+        [CompetencySpec("C", "Fractions")],
         [
             Module(
                 "M",
@@ -142,7 +142,7 @@ def test_huge_line_item_points_are_no_crash():
                     parse_unlock(
                         {"rule": {"line_item": "L", "points": 5}},
                         Catalog.of(
-                            [Competency("C", "Fractions")],
+                            [CompetencySpec("C", "Fractions")],
                             [Module("M", "M")],
                             [LineItem("L", "Q", 10)],
                         ),
@@ -165,7 +165,9 @@ def test_naive_times_are_refused_wherever_they_come_in():
     with pytest.raises(RuleError, match="time zone"):
         OnOrAfter(naive)
     with pytest.raises(EvidenceError, match="timezone-aware"):
-        evaluate_class(build_course([Competency("C", "Fractions")], []), ClassFacts(("s",)), naive)
+        evaluate_class(
+            build_course([CompetencySpec("C", "Fractions")], []), ClassFacts(("s",)), naive
+        )
 
 
 def test_evidence_observed_on_another_scale_is_converted_proportionally():

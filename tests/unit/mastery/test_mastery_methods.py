@@ -11,7 +11,7 @@ from lti_tool.mastery import (
     DEFAULT_SCALE,
     Average,
     ClassFacts,
-    Competency,
+    CompetencySpec,
     ConfigError,
     DecayingAverage,
     Evidence,
@@ -35,7 +35,7 @@ T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
 
 def score(method, scores, min_evidence=1):
-    comp = Competency("C", "C", method=method, min_evidence=min_evidence)
+    comp = CompetencySpec("C", "C", method=method, min_evidence=min_evidence)
     fn = score_function(comp)
     series = Series.build([(float(i), f"e{i}", float(s)) for i, s in enumerate(scores)])
     value = fn(series)
@@ -120,7 +120,7 @@ BAD_PARAMETERS = [
     (lambda: BKT(mastered_at=0), "bkt.mastered_at"),
     (lambda: method_from_json({"method": "median"}), "method"),
     (lambda: method_from_json({"method": "latest", "w": 1}), "unknown parameter"),
-    (lambda: Competency("C", "C", min_evidence=0), "min_evidence"),
+    (lambda: CompetencySpec("C", "C", min_evidence=0), "min_evidence"),
 ]
 
 
@@ -148,7 +148,7 @@ def test_evidence_is_ordered_by_the_chosen_time():
     ]
     results = {}
     for order_by in OrderBy:
-        model = build_course([Competency("C", "C", method=Latest(), order_by=order_by)], [])
+        model = build_course([CompetencySpec("C", "C", method=Latest(), order_by=order_by)], [])
         state = evaluate_class(model, ClassFacts(("s",), items), T0 + timedelta(days=3))
         results[order_by] = state.score("s", "C")
     assert results == {OrderBy.GRADED: 1.0, OrderBy.SUBMITTED: 4.0}
@@ -156,6 +156,6 @@ def test_evidence_is_ordered_by_the_chosen_time():
 
 def test_same_time_is_ordered_by_id_so_results_are_deterministic():
     items = [Evidence("b", "s", "C", 1, T0), Evidence("a", "s", "C", 4, T0)]
-    model = build_course([Competency("C", "C", method=Latest())], [])
+    model = build_course([CompetencySpec("C", "C", method=Latest())], [])
     assert evaluate_class(model, ClassFacts(("s",), items), T0).score("s", "C") == 1.0
     assert evaluate_class(model, ClassFacts(("s",), items[::-1]), T0).score("s", "C") == 1.0

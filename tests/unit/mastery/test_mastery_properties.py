@@ -21,8 +21,8 @@ from lti_tool.mastery import (
     Average,
     Catalog,
     ClassFacts,
-    Competency,
     CompetencyAtLeast,
+    CompetencySpec,
     Completion,
     DecayingAverage,
     Evidence,
@@ -91,10 +91,10 @@ def competencies(draw):
     required = draw(st.lists(st.sampled_from(("A", "B", "C")), unique=True, max_size=2))
     kind = draw(st.sampled_from(["average", "minimum", "weighted"]))
     weights = {c: draw(st.sampled_from([0.5, 1, 2])) for c in "ABC"} if kind == "weighted" else {}
-    comps = [Competency("P", "Parent", rollup=RollUp(kind, weights, tuple(required)))]
+    comps = [CompetencySpec("P", "Parent", rollup=RollUp(kind, weights, tuple(required)))]
     for code in LEAVES:
         comps.append(
-            Competency(
+            CompetencySpec(
                 code,
                 f"Skill {code}",
                 parent="P" if code != "E" else None,
@@ -335,7 +335,7 @@ def test_decaying_average_equals_its_recurrence(scores, w):
 
 
 CATALOG = Catalog.of(
-    [Competency(c, f"Skill {c}") for c in CODES],
+    [CompetencySpec(c, f"Skill {c}") for c in CODES],
     [Module(f"M{i}", f"Module {i}") for i in range(N_MODULES)],
     LINE_ITEMS,
     {g: g for g in GROUPS},
@@ -484,7 +484,7 @@ def test_bkt_masters_exactly_when_the_unrounded_probability_reaches_the_threshol
     scores, p_init, p_transit, p_guess, p_slip, mastered_at
 ):
     bkt = BKT(p_init, p_transit, p_guess, p_slip, mastered_at)
-    model = build_course([Competency("A", "A", method=bkt)], [])
+    model = build_course([CompetencySpec("A", "A", method=bkt)], [])
     items = [Evidence(f"e{i}", "s0", "A", s, T0 + timedelta(hours=i)) for i, s in enumerate(scores)]
     result = evaluate_class(model, ClassFacts(("s0",), items), T0).mastery("s0", "A")
     p = bkt.probability(tuple(float(s) for s in scores), DEFAULT_SCALE)

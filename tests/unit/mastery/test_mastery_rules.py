@@ -13,8 +13,8 @@ from lti_tool.mastery import (
     AnyOf,
     AtLeastOf,
     Catalog,
-    Competency,
     CompetencyAtLeast,
+    CompetencySpec,
     InGroup,
     LineItem,
     LineItemAtLeast,
@@ -34,8 +34,8 @@ from lti_tool.mastery import (
 )
 
 COMPETENCIES = [
-    Competency("FRAC-1", "Equivalent fractions"),
-    Competency("FRAC-2", "Adding fractions"),
+    CompetencySpec("FRAC-1", "Equivalent fractions"),
+    CompetencySpec("FRAC-2", "Adding fractions"),
 ]
 MODULES = [Module("M1", "Module 1"), Module("M2", "Module 2"), Module("M5", "Module 5")]
 LINE_ITEMS = [LineItem("quiz-1", "Quiz 1", 10)]

@@ -9,7 +9,7 @@ import pytest
 from lti_tool.mastery import (
     DEFAULT_SCALE,
     ClassFacts,
-    Competency,
+    CompetencySpec,
     ConfigError,
     Evidence,
     Latest,
@@ -87,8 +87,8 @@ def test_percent_and_points_map_onto_the_scale():
 
 
 def class_with(rollup, scores):
-    comps = [Competency("P", "Parent", rollup=rollup)] + [
-        Competency(code, code, parent="P", method=Latest()) for code in ("A", "B", "C")
+    comps = [CompetencySpec("P", "Parent", rollup=rollup)] + [
+        CompetencySpec(code, code, parent="P", method=Latest()) for code in ("A", "B", "C")
     ]
     model = build_course(comps, [])
     evidence = [Evidence(f"e{code}", "s", code, s, T0) for code, s in scores.items()]
@@ -128,4 +128,6 @@ def test_rollup_refuses_unknown_children_and_bad_weights():
 
 def test_competency_cycles_are_refused():
     with pytest.raises(ConfigError, match="A → B → A"):
-        build_course([Competency("A", "A", parent="B"), Competency("B", "B", parent="A")], [])
+        build_course(
+            [CompetencySpec("A", "A", parent="B"), CompetencySpec("B", "B", parent="A")], []
+        )
