@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 
-from lti_tool.lti.launch import DL, LTI
+from lti_tool.lti.message import DL, LTI
 
 
 class PlacementError(ValueError):

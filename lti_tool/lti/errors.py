@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+ADMIN_HINT = "Your LMS administrator can find the exact reason in the tool's log."
+
 
 class LaunchError(Exception):
     """Refusal with a 4xx status, words a teacher can pass to their admin, and a log reason."""

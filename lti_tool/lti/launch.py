@@ -21,24 +21,17 @@ import jwt
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from lti_tool.lti.errors import LaunchError, bad_request, forbidden, not_trusted
+from lti_tool.lti.errors import ADMIN_HINT, LaunchError, bad_request, forbidden, not_trusted
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, STATE_KEY
+from lti_tool.lti.message import LaunchMessage, claim_error, parse_message
 from lti_tool.lti.platform_keys import PlatformKeyError, PlatformKeys
 from lti_tool.lti.registrations import record_deployment
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.platform import Deployment, Registration
-from lti_tool.models.stored_text import id_problem, limit_of
 from lti_tool.settings import Settings
 from lti_tool.store import SharedStore
 
 log = logging.getLogger(__name__)
-
-LTI = "https://purl.imsglobal.org/spec/lti/claim/"
-DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
-RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
-DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
-MESSAGE_TYPES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
-ADMIN_HINT = "Your LMS administrator can find the exact reason in the tool's log."
 
 
 @dataclass(frozen=True)
@@ -55,16 +48,15 @@ class Known:
 
 @dataclass(frozen=True)
 class ValidLaunch:
-    claims: dict[str, Any]
+    """A genuine launch from an allowed deployment, and the rows it names."""
+
+    message: LaunchMessage
     registration_id: int
     registration_uuid: str
-    platform_family: str
+    # The family the registration row has; the message's may correct it.
+    registered_family: str
     deployment_pk: int
     known: Known | None
-
-    @property
-    def message_type(self) -> str:
-        return str(self.claims[LTI + "message_type"])
 
 
 def _b64json(segment: str) -> Any:
@@ -230,82 +222,14 @@ def validate_launch(
     if not hmac.compare_digest(str(claims.get("nonce", "")), str(record["nonce"])):
         raise _untrusted("nonce does not match the one issued for this state")
 
-    _check_lti_claims(claims, record)
-    return _lookup(session, record["registration"], claims, settings)
-
-
-def _claim_error(reason: str, explanation: str) -> LaunchError:
-    return bad_request("The launch is missing information", explanation + " " + ADMIN_HINT, reason)
-
-
-def _check_lti_claims(claims: Mapping[str, Any], record: Mapping[str, Any]) -> None:
-    version = claims.get(LTI + "version")
-    if version != "1.3.0":
-        raise _claim_error(
-            f"launch: LTI version {version!r}, expected 1.3.0",
-            "The LMS sent a launch of an LTI version the tool does not speak.",
-        )
-    message_type = claims.get(LTI + "message_type")
-    if message_type not in MESSAGE_TYPES:
-        raise _claim_error(
-            f"launch: message type {message_type!r} is not supported",
-            f"The LMS sent a kind of launch ({message_type}) this tool does not handle.",
-        )
-    if not claims.get(LTI + "deployment_id"):
-        raise _claim_error(
-            "launch: deployment_id claim missing", "The launch does not name its deployment."
-        )
-    if not claims.get("sub"):
-        raise _claim_error(
-            "launch: sub claim missing (anonymous launches are not supported)",
-            "The LMS did not say who you are.",
-        )
-    roles = claims.get(LTI + "roles")
-    if not isinstance(roles, list):
-        raise _claim_error("launch: roles claim missing", "The LMS did not send your role.")
-    if message_type == RESOURCE_LINK_REQUEST:
-        link = claims.get(LTI + "resource_link")
-        if not isinstance(link, dict) or not link.get("id"):
-            raise _claim_error(
-                "launch: resource_link.id missing", "The launch does not say which link it is."
-            )
-    if message_type == DEEP_LINKING_REQUEST:
-        settings = claims.get(DL + "deep_linking_settings")
-        if not isinstance(settings, dict) or not settings.get("deep_link_return_url"):
-            raise _claim_error(
-                "launch: deep_linking_settings.deep_link_return_url missing",
-                "The LMS's content selection launch does not say where to return.",
-            )
-    _check_ids(claims)
-    target = claims.get(LTI + "target_link_uri")
-    if target != record.get("target_link_uri"):
-        raise _claim_error(
-            f"launch: target_link_uri {target!r} differs from the login's "
+    message = parse_message(claims)
+    if message.target_link_uri != record.get("target_link_uri"):
+        raise claim_error(
+            f"launch: target_link_uri {message.target_link_uri!r} differs from the login's "
             f"{record.get('target_link_uri')!r}",
             "The launch opens something else than the login asked for.",
         )
-
-
-def _check_ids(claims: Mapping[str, Any]) -> None:
-    """Ids the database cannot keep are refused in words (LTI caps them at 255 characters);
-    trimming one would make two people, courses or links one."""
-    ids = [
-        ("your user id", claims["sub"], limit_of(User.sub)),
-        ("the deployment id", claims[LTI + "deployment_id"], limit_of(Deployment.deployment_id)),
-        ("the course id", context_key(claims), limit_of(Context.context_id)),
-    ]
-    link = resource_link_id(claims)
-    if link is not None:
-        ids.append(("the link id", link, limit_of(ResourceLink.resource_link_id)))
-    for what, value, limit in ids:
-        problem = id_problem(value, limit)
-        if problem:
-            raise bad_request(
-                "The launch carries an id the tool cannot keep",
-                f"The LMS sent {what}, which {problem}. LTI allows ids of at most {limit} "
-                "characters without NUL characters. " + ADMIN_HINT,
-                f"launch: {what.removeprefix('the ').removeprefix('your ')} {problem}",
-            )
+    return _lookup(session, record["registration"], message, settings)
 
 
 # One round trip after the token is proven: the registration, the deployment and what a
@@ -348,22 +272,10 @@ _LOOKUP = (
 )
 
 
-def context_key(claims: Mapping[str, Any]) -> str:
-    """The context id, or a one-person course for the rare launch without a context."""
-    ctx = claims.get(LTI + "context") or {}
-    return str(ctx.get("id") or f"no-context:{claims['sub']}")
-
-
-def resource_link_id(claims: Mapping[str, Any]) -> str | None:
-    if claims.get(LTI + "message_type") == DEEP_LINKING_REQUEST:
-        return None
-    return str(claims[LTI + "resource_link"]["id"])
-
-
 def _lookup(
-    session: Session, registration_id: int, claims: Mapping[str, Any], settings: Settings
+    session: Session, registration_id: int, message: LaunchMessage, settings: Settings
 ) -> ValidLaunch:
-    deployment_id = str(claims[LTI + "deployment_id"])
+    deployment_id = message.deployment_id
     row = (
         session.connection()
         .execute(
@@ -371,9 +283,9 @@ def _lookup(
             {
                 "registration": registration_id,
                 "deployment_id": deployment_id,
-                "context_id": context_key(claims),
-                "sub": str(claims["sub"]),
-                "link_id": resource_link_id(claims) or "",
+                "context_id": message.context_id,
+                "sub": message.sub,
+                "link_id": message.resource_link_id or "",
             },
         )
         .first()
@@ -404,10 +316,10 @@ def _lookup(
     if status is not None:
         known = Known(status, fingerprint, user_pk, context_pk, link_pk, synced)
     return ValidLaunch(
-        claims=dict(claims),
+        message=message,
         registration_id=registration_id,
         registration_uuid=uuid,
-        platform_family=family,
+        registered_family=family,
         deployment_pk=dep_pk,
         known=known,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,22 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool.db import Base
-from lti_tool.lti.launch import (
-    DEEP_LINKING_REQUEST,
-    LTI,
-    ValidLaunch,
-    context_key,
-    resource_link_id,
-)
-from lti_tool.lti.roles import tool_role
+from lti_tool.lti.launch import ValidLaunch
 from lti_tool.models.course import Context, Membership, ResourceLink, User
+from lti_tool.models.modules import Module
 from lti_tool.models.platform import Registration
-from lti_tool.models.stored_text import display_text, limit_of, url_or_none, whole_or_empty
 from lti_tool.models.types import utcnow
 
-NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
-AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
-PLATFORM = LTI + "tool_platform"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,15 +37,8 @@ class LaunchRecord:
     # When the course's roster was last synced (None: never), to decide on a background sync.
     roster_synced_at: datetime | None = None
     has_roster_service: bool = False
-
-
-def platform_family(claims: dict[str, Any]) -> str:
-    code = (claims.get(PLATFORM) or {}).get("product_family_code", "")
-    if code in ("canvas", "moodle"):
-        return str(code)
-    if "https://www.instructure.com/placement" in claims:
-        return "canvas"
-    return "other"
+    # The module a placed link opens, only if it belongs to this very course.
+    module_id: int | None = None
 
 
 def _sync(row: Base, values: dict[str, Any]) -> None:
@@ -85,14 +70,6 @@ def _upsert(
     return row
 
 
-def user_values(person: dict[str, Any]) -> dict[str, str]:
-    """Name and email of a launch or an NRPS member as the users table can keep them."""
-    return {
-        name: display_text(person.get(name) or "", limit_of(getattr(User, name)))
-        for name in ("name", "given_name", "family_name")
-    } | {"email": whole_or_empty(person.get("email") or "", limit_of(User.email))}
-
-
 @dataclass(frozen=True)
 class _Values:
     user: dict[str, Any]
@@ -103,37 +80,28 @@ class _Values:
 
 
 def _values(launch: ValidLaunch) -> _Values:
-    claims = launch.claims
-    ags = claims.get(AGS) or {}
-    ctx = claims.get(LTI + "context") or {}
-    roles = [str(r) for r in claims[LTI + "roles"]]
-    user = user_values(claims)
+    message = launch.message
+    user = dict(message.person)
     context = {
         "registration_id": launch.registration_id,
-        "title": display_text(
-            ctx.get("title") or ctx.get("label") or "Untitled course", limit_of(Context.title)
-        ),
-        "label": display_text(ctx.get("label") or "", limit_of(Context.label)),
-        "memberships_url": url_or_none(
-            (claims.get(NRPS) or {}).get("context_memberships_url"),
-            limit_of(Context.memberships_url),
-        ),
-        "lineitems_url": url_or_none(ags.get("lineitems"), limit_of(Context.lineitems_url)),
-        "ags_scopes": list(ags.get("scope") or []),
+        "title": message.context_title,
+        "label": message.context_label,
+        "memberships_url": message.memberships_url,
+        "lineitems_url": message.lineitems_url,
+        "ags_scopes": list(message.ags_scopes),
     }
     membership = {
-        "role": tool_role(roles),
-        "roles": roles,
-        "mentees": [str(m) for m in claims.get(LTI + "role_scope_mentor") or []],
+        "role": message.role,
+        "roles": list(message.roles),
+        "mentees": list(message.mentees),
         "status": "Active",
     }
     link = None
-    if launch.message_type != DEEP_LINKING_REQUEST:
-        link_claim = claims[LTI + "resource_link"]
+    if message.resource_link_id is not None:
         link = {
-            "title": display_text(link_claim.get("title") or "", limit_of(ResourceLink.title)),
-            "custom": dict(claims.get(LTI + "custom") or {}),
-            "lineitem_url": url_or_none(ags.get("lineitem"), limit_of(ResourceLink.lineitem_url)),
+            "title": message.resource_link_title,
+            "custom": dict(message.custom),
+            "lineitem_url": message.lineitem_url,
         }
     digest = hashlib.sha256(
         json.dumps([user, context, membership, link], sort_keys=True).encode()
@@ -141,17 +109,26 @@ def _values(launch: ValidLaunch) -> _Values:
     return _Values(user, context, membership, link, digest)
 
 
+def _placed_module(session: Session, module_id: int | None, context_pk: int) -> int | None:
+    """The module a deep-linked item opens, only if it belongs to this very course."""
+    if module_id is None:
+        return None
+    module = session.get(Module, module_id)
+    if module is None or module.context_id != context_pk:
+        log.warning("launch names module %s, which is not in course %s", module_id, context_pk)
+        return None
+    return module.id
+
+
 def record_launch(session: Session, launch: ValidLaunch) -> LaunchRecord:
-    claims = launch.claims
-    family = platform_family(claims)
-    if launch.platform_family != family:
+    message = launch.message
+    if launch.registered_family != message.platform_family:
         reg = session.get(Registration, launch.registration_id)
         assert reg is not None
-        reg.platform_family = family
-    context_id = context_key(claims)
-    link_id = resource_link_id(claims)
+        reg.platform_family = message.platform_family
+    context_id = message.context_id
+    link_id = message.resource_link_id
     values = _values(launch)
-    role = values.membership["role"]
 
     known = launch.known
     if known is not None:
@@ -162,15 +139,16 @@ def record_launch(session: Session, launch: ValidLaunch) -> LaunchRecord:
                 known.user_id,
                 known.context_pk,
                 context_id,
-                role,
+                message.role,
                 known.roster_synced_at,
                 bool(values.context["memberships_url"]),
+                _placed_module(session, message.placed_module_id, known.context_pk),
             )
 
     user = _upsert(
         session,
         User,
-        {"registration_id": launch.registration_id, "sub": str(claims["sub"])},
+        {"registration_id": launch.registration_id, "sub": message.sub},
         values.user,
     )
     context = _upsert(
@@ -196,7 +174,8 @@ def record_launch(session: Session, launch: ValidLaunch) -> LaunchRecord:
         user.id,
         context.id,
         context_id,
-        role,
+        message.role,
         context.roster_synced_at,
         bool(context.memberships_url),
+        _placed_module(session, message.placed_module_id, context.id),
     )

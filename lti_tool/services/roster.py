@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from lti_tool.clients.lti_services import ServiceCaller
 from lti_tool.clients.nrps import member_pages
+from lti_tool.lti.message import user_values
 from lti_tool.lti.roles import tool_role
 from lti_tool.models.course import Context, Membership, User
 from lti_tool.models.stored_text import display_text, id_problem, limit_of
 from lti_tool.models.types import utcnow
-from lti_tool.services.launches import user_values
 
 log = logging.getLogger(__name__)
 STATUSES = {"Active", "Inactive", "Deleted"}

@@ -1,6 +1,6 @@
 """Who may frame the tool's pages: the Content-Security-Policy `frame-ancestors` source list.
 
-A launch's pages: the LMS host its return URLs name (`web/lti.py` frame_origins). Without one
+A launch's pages: the LMS host its return URLs name (`lti/message.py` frame_origins). Without one
 (a launch with no return URL, the error and config pages): in production only the registered
 platforms' origins (issuer and login URL hosts, so the launch's own platform too, read at most
 once a minute); outside production also any https site and loopback, for demos and local
@@ -9,41 +9,18 @@ LMSs.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.lti.message import origin
 from lti_tool.models.platform import Registration
 from lti_tool.settings import Settings
 
 REGISTERED_TTL_SECONDS = 60.0
-
-
-HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]")
-
-
-def origin(url: object) -> str | None:
-    """The scheme://host[:port] of an http(s) URL, or None; it goes into a header, so only
-    a plain host and port pass (a signed launch may still carry `;` or a NUL there)."""
-    if not isinstance(url, str):
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    host = parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0] if port else parts.netloc
-    host = host.lower()
-    if "@" in parts.netloc or not HOST.fullmatch(host):
-        return None
-    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
 
 
 class FramePolicy:

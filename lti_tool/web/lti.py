@@ -18,16 +18,14 @@ from flask import (
 
 from lti_tool import keys
 from lti_tool.lti.errors import LaunchError
-from lti_tool.lti.launch import DEEP_LINKING_REQUEST, DL, LTI, validate_launch
+from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
 from lti_tool.models.course import roster_stale
-from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
 from lti_tool.services.launches import record_launch
 from lti_tool.web.binding import bind
 from lti_tool.web.cookies import delete_tool_cookie, set_tool_cookie
-from lti_tool.web.framing import origin
 
 log = logging.getLogger("lti_tool.launch")
 bp = Blueprint("lti", __name__)
@@ -70,26 +68,26 @@ def launch() -> Response:
     valid = validate_launch(
         request.form, request.cookies, db, rt.store(), rt.platform_keys, rt.settings
     )
+    message = valid.message
     record = record_launch(db, valid)
     maybe_sync_roster(rt, record)
-    module_id = placed_module(db, valid.claims, record.context_pk)
     launch_id = bind(
         registration_id=valid.registration_id,
         deployment_id=valid.deployment_pk,
         context_id=record.context_pk,
         user_id=record.user_id,
         role=record.role,
-        message_type=valid.message_type,
-        frame_origins=frame_origins(valid.claims),
-        module_id=module_id,
+        message_type=message.message_type,
+        frame_origins=list(message.frame_origins),
+        module_id=record.module_id,
     )
-    if valid.message_type == DEEP_LINKING_REQUEST:
+    if message.is_deep_linking:
         # Kept for the deep-linking response, which another process may build.
-        rt.store().put(f"launch:{launch_id}", valid.claims, rt.settings.launch_session_seconds)
+        rt.store().put(f"launch:{launch_id}", message.claims, rt.settings.launch_session_seconds)
     log.info(
         "launch %s: %s as %s in context %s (registration %s)",
         launch_id,
-        valid.message_type,
+        message.message_type,
         record.role,
         record.context_id,
         valid.registration_uuid,
@@ -121,35 +119,6 @@ def after_this_request_commit(action: Any) -> None:
     from flask import g
 
     g.setdefault("_after_commit", []).append(action)
-
-
-def placed_module(db: Any, claims: dict[str, Any], context_pk: int) -> int | None:
-    """The module a deep-linked item opens, only if it belongs to this very course."""
-    raw = (claims.get(LTI + "custom") or {}).get("module_id")
-    text = str(raw) if raw is not None else ""
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:  # 9 digits: any module id
-        return None
-    module = db.get(Module, int(text))
-    if module is None or module.context_id != context_pk:
-        log.warning("launch names module %s, which is not in course %s", raw, context_pk)
-        return None
-    return module.id
-
-
-def frame_origins(claims: dict[str, Any]) -> list[str]:
-    """Where this launch's pages may be framed: the LMS host the person is on.
-
-    The return URLs name it (the launch's return_url, the deep-linking return URL); the
-    issuer does not always (Canvas' issuer and auth host are not the school's Canvas). With
-    no return URL, the list is empty and the pages take the general policy."""
-    presentation = claims.get(LTI + "launch_presentation") or {}
-    dl_settings = claims.get(DL + "deep_linking_settings") or {}
-    found: list[str] = []
-    for url in (presentation.get("return_url"), dl_settings.get("deep_link_return_url")):
-        found_origin = origin(url)
-        if found_origin and found_origin not in found:
-            found.append(found_origin)
-    return found
 
 
 @bp.get("/.well-known/jwks.json")

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from lti_tool.clients.http import HttpError
 from lti_tool.clients.lti_services import ServiceError
 from lti_tool.clients.platform_http import PlatformUnavailable
-from lti_tool.lti.launch import DEEP_LINKING_REQUEST
+from lti_tool.lti.message import DEEP_LINKING_REQUEST
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.modules import Module

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from lti_tool import keys
 from lti_tool.ids import row_id
 from lti_tool.lti.deep_linking import PlacementError, resource_link_item, response_jwt
-from lti_tool.lti.launch import DL
+from lti_tool.lti.message import DL
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.mastery import AuditEntry
 from lti_tool.models.platform import Registration
