@@ -4,6 +4,7 @@ with who and when; it beats the rule until cleared, and the audit trail keeps bo
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -72,18 +73,7 @@ def set_override(
         "replaces": before.kind if before else None,
         "reason": reason[:2000],
     }
-    session.add(
-        AuditEntry(
-            context_id=context_id,
-            at=now,
-            kind="override",
-            user_id=user_id,
-            actor_user_id=by_user_id,
-            detail=detail,
-        )
-    )
-    session.flush()
-    return recompute_course(session, context_id, {"override": detail}, now, only={user_id})
+    return _recorded(session, context_id, user_id, by_user_id, now, "override", detail)
 
 
 def clear_override(
@@ -106,11 +96,24 @@ def clear_override(
         "title": module.title if module else "",
         "cleared": current.kind,
     }
+    return _recorded(session, context_id, user_id, by_user_id, now, "override_cleared", detail)
+
+
+def _recorded(
+    session: Session,
+    context_id: int,
+    user_id: int,
+    by_user_id: int,
+    now: datetime,
+    kind: str,
+    detail: dict[str, Any],
+) -> Recomputed:
+    """The audit entry of a change to an override, then the student's recompute."""
     session.add(
         AuditEntry(
             context_id=context_id,
             at=now,
-            kind="override_cleared",
+            kind=kind,
             user_id=user_id,
             actor_user_id=by_user_id,
             detail=detail,

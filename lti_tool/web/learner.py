@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import delete, select
@@ -160,35 +161,28 @@ def _mentee(user_id: int) -> User:
 @bp.get("/c/<launch_id>/mentees/<int:user_id>/path")
 @requires(MENTOR)
 def mentee_path(launch_id: str, user_id: int) -> str:
-    mentee = _mentee(user_id)
-    view = student_view(runtime().db(), g.context.id, mentee.id, name=mentee.name or "")
-    return render_template(
-        "learner/path.html",
-        context=g.context,
-        view=view,
-        heading=f"{mentee.name or 'Mentee'}: path",
-        own=False,
-        launch_id=launch_id,
-        nav=_mentee_nav(launch_id, mentee.id),
-    )
+    return _mentee_page(launch_id, user_id, "path")
 
 
 @bp.get("/c/<launch_id>/mentees/<int:user_id>/profile")
 @requires(MENTOR)
 def mentee_profile(launch_id: str, user_id: int) -> str:
+    return _mentee_page(
+        launch_id, user_id, "profile", levels=[], mastery_level="", error="", saved="", form={}
+    )
+
+
+def _mentee_page(launch_id: str, user_id: int, page: str, **extra: Any) -> str:
+    """A mentee's path or profile as the mentor reads it: the student's page, read-only."""
     mentee = _mentee(user_id)
     view = student_view(runtime().db(), g.context.id, mentee.id, name=mentee.name or "")
     return render_template(
-        "learner/profile.html",
+        f"learner/{page}.html",
         context=g.context,
         view=view,
-        heading=f"{mentee.name or 'Mentee'}: profile",
+        heading=f"{mentee.name or 'Mentee'}: {page}",
         own=False,
         launch_id=launch_id,
         nav=_mentee_nav(launch_id, mentee.id),
-        levels=[],
-        mastery_level="",
-        error="",
-        saved="",
-        form={},
+        **extra,
     )
