@@ -9,7 +9,7 @@ from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
-from lti_tool.models.types import UTCDateTime, utcnow
+from lti_tool.models.types import UTCDateTime, context_column, utcnow
 
 
 class ScoreStamp(Base):
@@ -37,9 +37,7 @@ class ScoreOutbox(Base):
     __table_args__ = (UniqueConstraint("competency_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     competency_id: Mapped[int] = mapped_column(ForeignKey("competencies.id", ondelete="CASCADE"))
     score_given: Mapped[float] = mapped_column(Float)
@@ -63,9 +61,7 @@ class GradeProblem(Base):
     __tablename__ = "grade_problems"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     line_item_id: Mapped[int] = mapped_column(
         ForeignKey("course_line_items.id", ondelete="CASCADE"), index=True
     )

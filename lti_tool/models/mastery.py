@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
-from lti_tool.models.types import UTCDateTime, utcnow
+from lti_tool.models.types import UTCDateTime, context_column, utcnow
 
 DEFAULT_LEVELS: list[dict[str, Any]] = [
     {"name": "Exceeds Mastery", "points": 4, "color": "#0374B5", "mastery": False},
@@ -34,18 +34,11 @@ DEFAULT_LEVELS: list[dict[str, Any]] = [
 DEFAULT_METHOD: dict[str, Any] = {"method": "decaying_average", "w": 0.65}
 
 
-def context_column() -> Mapped[int]:
-    """The course a row belongs to: deleting the course deletes the row."""
-    return mapped_column(ForeignKey("contexts.id", ondelete="CASCADE"), index=True)
-
-
 class Scale(Base):
     __tablename__ = "scales"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     name: Mapped[str] = mapped_column(String(200))
     # [{"name", "points", "color", "mastery"}], highest first, exactly one mastery level.
     levels: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
@@ -56,9 +49,7 @@ class Competency(Base):
     __table_args__ = (UniqueConstraint("context_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     code: Mapped[str] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -91,9 +82,7 @@ class CourseLineItem(Base):
     __table_args__ = (UniqueConstraint("context_id", "url_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     url: Mapped[str] = mapped_column(String(1000))
     url_hash: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(400), default="")
@@ -115,9 +104,7 @@ class Alignment(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     competency_id: Mapped[int] = mapped_column(ForeignKey("competencies.id", ondelete="CASCADE"))
     module_id: Mapped[int | None] = mapped_column(
         ForeignKey("modules.id", ondelete="CASCADE"), default=None
@@ -138,9 +125,7 @@ class Evidence(Base):
     __table_args__ = (UniqueConstraint("competency_id", "user_id", "source_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     competency_id: Mapped[int] = mapped_column(ForeignKey("competencies.id", ondelete="CASCADE"))
     # "ags" (a result of a gradebook column) or "rating" (a teacher's rating in the tool).
@@ -170,9 +155,7 @@ class MasteryState(Base):
     __table_args__ = (UniqueConstraint("competency_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     competency_id: Mapped[int] = mapped_column(ForeignKey("competencies.id", ondelete="CASCADE"))
     score: Mapped[float | None] = mapped_column(Float, default=None)
@@ -187,9 +170,7 @@ class UnlockState(Base):
     __table_args__ = (UniqueConstraint("module_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     module_id: Mapped[int] = mapped_column(ForeignKey("modules.id", ondelete="CASCADE"))
     # locked | unlocked | completed | mastered | exempt
@@ -203,9 +184,7 @@ class Override(Base):
     __tablename__ = "overrides"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     module_id: Mapped[int] = mapped_column(ForeignKey("modules.id", ondelete="CASCADE"))
     # unlock | lock | exempt
@@ -222,9 +201,7 @@ class Goal(Base):
     __tablename__ = "goals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     competency_id: Mapped[int | None] = mapped_column(
         ForeignKey("competencies.id", ondelete="CASCADE"), default=None
@@ -248,9 +225,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     # mastery | unlock | override | score_posted | score_failed | evidence
     kind: Mapped[str] = mapped_column(String(30))

@@ -6,20 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
-from lti_tool.models.types import UTCDateTime, utcnow
+from lti_tool.models.types import UTCDateTime, context_column, utcnow
 
 
 class Module(Base):
     __tablename__ = "modules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = mapped_column(
-        ForeignKey("contexts.id", ondelete="CASCADE"), index=True
-    )
+    context_id: Mapped[int] = context_column()
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,4 @@
-"""Column types shared by the models."""
+"""Column types and columns shared by the models."""
 
 from __future__ import annotations
 
@@ -6,14 +6,20 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, ForeignKey
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
 def url_hash(url: str) -> str:
     """Long URLs (Moodle's line items) are indexed by this, not by themselves."""
     return hashlib.sha256(url.encode()).hexdigest()
+
+
+def context_column() -> Mapped[int]:
+    """The course a row belongs to: deleting the course deletes the row."""
+    return mapped_column(ForeignKey("contexts.id", ondelete="CASCADE"), index=True)
 
 
 def utcnow() -> datetime:
