@@ -67,28 +67,18 @@ def levels_stylesheet(launch_id: str) -> Response:
 @requires(STUDENT)
 def path(launch_id: str) -> str:
     view = student_view(runtime().db(), g.context.id, g.user.id)
-    return render_template(
-        "learner/path.html",
-        context=g.context,
-        view=view,
-        heading="Your path",
-        own=True,
-        launch_id=launch_id,
-        nav=_own_nav(launch_id),
-    )
+    return _learner_page(launch_id, "path", view, "Your path", _own_nav(launch_id))
 
 
 def _profile(launch_id: str, error: str = "", status: int = 200) -> tuple[str, int]:
     view = student_view(runtime().db(), g.context.id, g.user.id)
     names, mastery_level = goal_levels(runtime().db(), g.context.id)
-    page = render_template(
-        "learner/profile.html",
-        context=g.context,
-        view=view,
-        heading="Your profile",
-        own=True,
-        launch_id=launch_id,
-        nav=_own_nav(launch_id),
+    page = _learner_page(
+        launch_id,
+        "profile",
+        view,
+        "Your profile",
+        _own_nav(launch_id),
         levels=names,
         mastery_level=mastery_level,
         error=error,
@@ -176,13 +166,22 @@ def _mentee_page(launch_id: str, user_id: int, page: str, **extra: Any) -> str:
     """A mentee's path or profile as the mentor reads it: the student's page, read-only."""
     mentee = _mentee(user_id)
     view = student_view(runtime().db(), g.context.id, mentee.id, name=mentee.name or "")
+    heading = f"{mentee.name or 'Mentee'}: {page}"
+    nav = _mentee_nav(launch_id, mentee.id)
+    return _learner_page(launch_id, page, view, heading, nav, own=False, **extra)
+
+
+def _learner_page(
+    launch_id: str, page: str, view: Any, heading: str, nav: Any, own: bool = True, **extra: Any
+) -> str:
+    """The path or profile page, for the student (own) or their mentor."""
     return render_template(
         f"learner/{page}.html",
         context=g.context,
         view=view,
-        heading=f"{mentee.name or 'Mentee'}: {page}",
-        own=False,
+        heading=heading,
+        own=own,
         launch_id=launch_id,
-        nav=_mentee_nav(launch_id, mentee.id),
+        nav=nav,
         **extra,
     )
