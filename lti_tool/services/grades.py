@@ -22,14 +22,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lti_tool.clients.ags import ScoreOutcome, post_score, results
 from lti_tool.clients.http import HttpError
 from lti_tool.clients.lti_services import ServiceCaller, ServiceError
 from lti_tool.clients.platform_http import PlatformUnavailable
+from lti_tool.db import upserts
 from lti_tool.lti.roles import STUDENT
 from lti_tool.models.course import Membership, User
 from lti_tool.models.grading import ScoreStamp
@@ -47,24 +46,24 @@ _STAMP = select(ScoreStamp.last_timestamp).where(
 _STAMP_LOCKED = _STAMP.with_for_update()
 
 
-def _stamp_upsert(dialect: str) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(ScoreStamp).values(
-        user_id=bindparam("user"),
-        lineitem_hash=bindparam("hash"),
-        lineitem_url=bindparam("url"),
-        last_timestamp=bindparam("ts", type_=ScoreStamp.__table__.c.last_timestamp.type),
-    )
-    newer = stmt.excluded.last_timestamp
+def _never_backwards(excluded: Any) -> dict[str, Any]:
+    # never backwards: two workers' posts may finish in either order
     current = ScoreStamp.__table__.c.last_timestamp
-    return stmt.on_conflict_do_update(
-        index_elements=[ScoreStamp.user_id, ScoreStamp.lineitem_hash],
-        # never backwards: two workers' posts may finish in either order
-        set_={"last_timestamp": case((newer > current, newer), else_=current)},
-    )
+    newer = excluded.last_timestamp
+    return {"last_timestamp": case((newer > current, newer), else_=current)}
 
 
-_UPSERT = {name: _stamp_upsert(name) for name in ("postgresql", "sqlite")}
+_UPSERT = upserts(
+    ScoreStamp,
+    {
+        "user_id": bindparam("user"),
+        "lineitem_hash": bindparam("hash"),
+        "lineitem_url": bindparam("url"),
+        "last_timestamp": bindparam("ts", type_=ScoreStamp.__table__.c.last_timestamp.type),
+    },
+    [ScoreStamp.user_id, ScoreStamp.lineitem_hash],
+    _never_backwards,
+)
 
 
 def next_timestamp(last: datetime | None, now: datetime) -> datetime:
