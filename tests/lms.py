@@ -147,3 +147,8 @@ def launch_as(
 
 def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def synced_or_started(page: str) -> bool:
+    """The class page after "Sync now": the job has started, or has already come to an end."""
+    return any(s in page for s in ("Sync started", "Synced", "could not be read from the LMS"))

@@ -37,6 +37,12 @@ def _sync_course(rt: Runtime, context_id: int) -> Any:
     return _sync_grades(rt, context_id)
 
 
+def _sync_now(rt: Runtime, context_id: int) -> Any:
+    from lti_tool.jobs.sync_now import sync_now
+
+    return sync_now(rt, context_id)
+
+
 def _tick(rt: Runtime) -> list[int]:
     """The periodic sync: start the stalest courses' syncs, at most N per platform, post
     what is due, delete expired store rows, and come back in an interval. One tick per
@@ -75,6 +81,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "drain": _drain,
     "sync_grades": _sync_grades,
     "sync_roster": _sync_roster,
+    "sync_now": _sync_now,
 }
 
 

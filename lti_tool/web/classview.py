@@ -5,20 +5,17 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from lti_tool.clients.http import HttpError
-from lti_tool.clients.lti_services import ServiceError
-from lti_tool.clients.platform_http import PlatformUnavailable
 from lti_tool.ids import row_id
-from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.jobs.passback import retry_failed
 from lti_tool.lti.roles import STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import AuditEntry, Competency, Override
 from lti_tool.runtime import runtime
+from lti_tool.services import sync_outcome
 from lti_tool.services.class_view import class_view, course_levels
 from lti_tool.services.course_model import scale_of
 from lti_tool.services.evidence import add_rating
@@ -28,9 +25,7 @@ from lti_tool.services.overrides import KINDS, OverrideError, clear_override, se
 from lti_tool.services.parent_evidence import rating_problem
 from lti_tool.services.passback_status import post_now as queue_now
 from lti_tool.services.passback_status import waiting as passback_waiting
-from lti_tool.services.platform_services import caller_for
 from lti_tool.services.recompute import recompute_course
-from lti_tool.services.roster import RosterUnavailable, sync_roster
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import requires
 from lti_tool.web.lti import after_this_request_commit
@@ -67,6 +62,7 @@ def index(launch_id: str) -> str:
         launch_id=launch_id,
         notice=request.args.get("notice", ""),
         problem=request.args.get("problem", ""),
+        last_sync=sync_outcome.last(runtime().store(), g.context.id),
         levels=_level_names(),
         grade_problems=course_problems(runtime().db(), g.context.id),
         waiting=passback_waiting(runtime().db(), g.context.id),
@@ -349,48 +345,12 @@ def recompute(launch_id: str) -> Response:
 @bp.post("/c/<launch_id>/class/sync")
 @requires(TEACHER)
 def sync_now(launch_id: str) -> Response:
-    """Roster and grades from the LMS now, so the page shows what is there this minute."""
+    """Roster and grades from the LMS now, read by a job; the page shows what it came to."""
     rt = runtime()
-    db = rt.db()
-    parts = []
-    stage = "roster"
-    try:
-        if g.context.memberships_url:
-            caller = caller_for(db, g.context, rt.platform_http, rt.tokens)
-            parts.append(
-                "roster: "
-                + sync_roster(db, caller, g.context, rt.settings.nrps_page_size).summary()
-            )
-            db.commit()
-        if g.context.lineitems_url:
-            stage = "grades"
-            pulled, recomputed = sync_course_grades(rt, g.context.id)
-            parts.append(
-                f"grades: {pulled.added} new, {pulled.changed} changed, "
-                f"{pulled.withdrawn} withdrawn; {recomputed.mastery_changed} mastery changes"
-            )
-            if pulled.problems:
-                parts.append(f"{pulled.problems} grades not used as they are (listed below)")
-    except Exception as exc:
-        # Platform trouble (or a bug) is a sentence for the teacher; the detail, with the
-        # URLs and the platform's answer, goes to the log.
-        db.rollback()
-        known = (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable)
-        if isinstance(exc, known):
-            current_app.logger.warning("sync of course %s failed: %s", g.context.id, exc)
-        else:
-            current_app.logger.exception("sync of course %s failed", g.context.id)
-        problem = (
-            f"The {stage} could not be read from the LMS just now. Try again in a few "
-            "minutes; if it keeps failing, the tool's log says why."
-        )
-        return redirect(url_for("classview.index", launch_id=launch_id, problem=problem))
-    notice = (
-        "Synced — " + "; ".join(parts)
-        if parts
-        else "The LMS offers no roster or grade service here."
-    )
-    return redirect(url_for("classview.index", launch_id=launch_id, notice=notice))
+    context_id = g.context.id
+    sync_outcome.started(rt.store(), context_id)
+    after_this_request_commit(lambda: rt.jobs.enqueue("sync_now", context_id))
+    return redirect(url_for("classview.index", launch_id=launch_id))
 
 
 @bp.post("/c/<launch_id>/class/passback/retry")
