@@ -252,10 +252,7 @@ def _condition(
             needed = float(rule.score or 0.0)
         holds = score is not None and score >= needed - EPSILON
         detail = standing(comp.scale, score, needed)
-        if score is None:
-            progress = 0.0
-        else:
-            progress = 1.0 if holds else (min(score / needed, 0.999) if needed > 0 else 0.0)
+        progress = _progress(score, needed, holds)
         return Condition(path, "competency", text, holds, progress, score, needed, detail)
     if isinstance(rule, LineItemAtLeast):
         li = model.line_item_index[rule.line_item]
@@ -273,14 +270,13 @@ def _condition(
         holds = got is not None and got >= needed - EPSILON
         shown = f"{number(target)}%" if unit else points(target)
         if current is None:
-            detail, progress = f"no score yet, {shown} needed", 0.0
-        else:
-            if holds:
-                now = f"{number(current)}%" if unit else points(current)
-                detail = f"{now} ({number(target)}{unit} needed)"
-            else:  # "1 of 6 points", "70% of 80%"
-                detail = f"{number(current)}{unit} of {shown}"
-            progress = 1.0 if holds else (min(current / target, 0.999) if target > 0 else 0.0)
+            detail = f"no score yet, {shown} needed"
+        elif holds:
+            now = f"{number(current)}%" if unit else points(current)
+            detail = f"{now} ({number(target)}{unit} needed)"
+        else:  # "1 of 6 points", "70% of 80%"
+            detail = f"{number(current)}{unit} of {shown}"
+        progress = _progress(current, target, holds)
         return Condition(path, "line_item", text, holds, progress, current, target, detail)
     if isinstance(rule, ModuleCompleted | ModuleMastered):
         dep = Status(state.status[model.module_index[rule.module]][si])
@@ -453,3 +449,12 @@ def _next_steps(
                 )
             )
     return tuple(sorted(steps, key=lambda s: s.cost))
+
+
+def _progress(current: float | None, target: float, holds: bool) -> float:
+    """How far along a threshold, 0 to 1: exactly 1 only when the condition holds."""
+    if current is None:
+        return 0.0
+    if holds:
+        return 1.0
+    return min(current / target, 0.999) if target > 0 else 0.0
