@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from lti_tool.models.course import Context, Membership, User
 from tests.lms import Browser, course_and_link, launch_as, people
@@ -107,3 +109,38 @@ def test_learner_sub_role_instructor_lands_on_the_student_page(live_server, role
     assert refused.status_code == 403
     with live_server.rt.session_factory() as s:
         assert s.scalar(select(Membership.role)) == "student"
+
+
+LAUNCH_TABLES = re.compile(
+    r"\b(registrations|deployments|users|contexts|memberships|resource_links|modules)\b"
+)
+
+
+def test_a_repeat_launch_costs_one_lookup_and_writes_nothing(live_server) -> None:
+    """decisions #5: after the token is verified, an unchanged repeat launch reads its rows in
+    one statement and writes none."""
+    from tests.integration.test_launch_refusals import Forger
+
+    f = Forger(live_server)
+    assert f.launch().status_code == 200
+    state, nonce = f.login()
+    id_token = f.sign(f.claims(nonce))
+    seen: list[str] = []
+
+    def statement(conn, cursor, sql: str, *args) -> None:
+        if LAUNCH_TABLES.search(sql):
+            seen.append(sql)
+
+    f.browser._unsecure_loopback()  # as the browser does before each hop
+    event.listen(f.rt.engine, "before_cursor_execute", statement)
+    try:
+        resp = f.browser.http.post(
+            f"{live_server.tool_url}/lti/launch",
+            data={"id_token": id_token, "state": state},
+            allow_redirects=False,
+            timeout=10,
+        )
+    finally:
+        event.remove(f.rt.engine, "before_cursor_execute", statement)
+    assert resp.status_code == 303, resp.text[:600]
+    assert len(seen) == 1 and seen[0].lstrip().upper().startswith("SELECT"), seen
