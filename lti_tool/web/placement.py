@@ -4,7 +4,6 @@ answers with a signed LtiDeepLinkingResponse form-posted back to the platform.""
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lti_tool import keys
@@ -12,10 +11,9 @@ from lti_tool.ids import row_id
 from lti_tool.lti.deep_linking import PlacementError, resource_link_item, response_jwt
 from lti_tool.lti.message import DL
 from lti_tool.lti.roles import TEACHER
-from lti_tool.models.mastery import AuditEntry
 from lti_tool.models.platform import Registration
-from lti_tool.models.types import utcnow
 from lti_tool.runtime import runtime
+from lti_tool.services.placements import never_placed, record_placed
 from lti_tool.services.setup_modules import ModuleValues, add_module
 from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
@@ -42,30 +40,16 @@ def picker(launch_id: str) -> str | tuple[str, int]:
         ), 410
     settings = claims.get(DL + "deep_linking_settings") or {}
     multiple = settings.get("accept_multiple", True) is not False
+    modules = course_modules(g.context.id)
     return render_template(
         "teacher/place.html",
         context=g.context,
-        modules=course_modules(g.context.id),
+        modules=modules,
         multiple=multiple,
         # Ticked from the start: the modules never placed yet, which is what a teacher adds.
-        preselected=_never_placed(g.context.id) if multiple else set(),
+        preselected=never_placed(runtime().db(), modules) if multiple else set(),
         error=request.args.get("error"),
     )
-
-
-def _never_placed(context_id: int) -> set[int]:
-    placed: set[int] = set()
-    for detail in (
-        runtime()
-        .db()
-        .scalars(
-            select(AuditEntry.detail).where(
-                AuditEntry.context_id == context_id, AuditEntry.kind == "placed"
-            )
-        )
-    ):
-        placed.update(int(i) for i in (detail or {}).get("modules", []))
-    return {m.id for m in course_modules(context_id)} - placed
 
 
 @bp.post("/c/<launch_id>/place/new-module")
@@ -126,15 +110,7 @@ def send(launch_id: str) -> Response | str:
     except PlacementError as exc:
         return redirect(url_for(".picker", launch_id=launch_id, error=str(exc)))
     rt.store().delete(f"launch:{launch_id}")  # one answer per dialog
-    db.add(
-        AuditEntry(
-            context_id=g.context.id,
-            at=utcnow(),
-            kind="placed",
-            actor_user_id=g.user.id,
-            detail={"modules": [m.id for m in chosen], "titles": [m.title for m in chosen]},
-        )
-    )
+    record_placed(db, g.context.id, g.user.id, chosen)
     return_url = claims[DL + "deep_linking_settings"]["deep_link_return_url"]
     return render_template(
         "teacher/send_placement.html", action=return_url, jwt=token, count=len(items)
