@@ -7,7 +7,7 @@ one new score never parses, validates or searches again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .catalog import Catalog, CompetencySpec, LineItem, Module
 from .columns import Index, ModuleProgram, compile_rule
@@ -23,7 +23,6 @@ from .rules import (
     AtLeastOf,
     CompetencyAtLeast,
     InGroup,
-    LineItemAtLeast,
     ModuleCompleted,
     ModuleMastered,
     Not,
@@ -32,11 +31,6 @@ from .rules import (
     leaves,
 )
 from .scales import EPSILON, NO_SCORE
-
-#: Sources of change a module can depend on: ("competency", i), ("line_item", i), ("group", i),
-#: ("module", i) for its own completion/override, and ("time", 0) for date conditions.
-Source = tuple[str, int]
-TIME: Source = ("time", 0)
 
 
 def score_function(comp: CompetencySpec) -> Callable[[Series], float]:
@@ -63,7 +57,6 @@ class CourseModel:
     competencies: tuple[CompetencySpec, ...]
     comp_index: Mapping[str, int]
     children: tuple[tuple[int, ...], ...]
-    ancestors: tuple[tuple[int, ...], ...]
     leaf_order: tuple[int, ...]
     parent_order: tuple[int, ...]
     score_fns: tuple[Callable[[Series], float] | None, ...]
@@ -76,22 +69,8 @@ class CourseModel:
     module_index: Mapping[str, int]
     topo_order: tuple[int, ...]
     programs: tuple[ModuleProgram, ...]
-    affects: Mapping[Source, tuple[int, ...]] = field(repr=False)
-
-    def affected_modules(self, sources: Iterable[Source]) -> list[int]:
-        """Modules (in evaluation order) that can change when these sources change."""
-        found: set[int] = set()
-        for source in sources:
-            found.update(self.affects.get(source, ()))
-        return sorted(found, key=self._topo_position.__getitem__)
-
-    @property
-    def _topo_position(self) -> dict[int, int]:
-        cached = self.__dict__.get("_topo_cache")
-        if cached is None:
-            cached = {m: i for i, m in enumerate(self.topo_order)}
-            object.__setattr__(self, "_topo_cache", cached)
-        return cached
+    #: A rule names a date: the passing of time alone can open a module.
+    uses_dates: bool
 
 
 def build_course(
@@ -128,13 +107,6 @@ def build_course(
     parent_order = tuple(
         sorted((i for i in range(len(comps)) if children[i]), key=lambda i: -depth[i])
     )
-    ancestors: list[tuple[int, ...]] = []
-    for c in comps:
-        chain, p = [], c.parent
-        while p is not None:
-            chain.append(comp_index[p])
-            p = comps[comp_index[p]].parent
-        ancestors.append(tuple(chain))
     score_fns = tuple(None if children[i] else score_function(c) for i, c in enumerate(comps))
     combiners = tuple(
         combiner(
@@ -240,15 +212,11 @@ def build_course(
             )
         )
 
-    affects = _dependency_closure(
-        mods, comp_index, ancestors, line_item_index, group_index, module_index, needs
-    )
     return CourseModel(
         catalog=catalog,
         competencies=comps,
         comp_index=comp_index,
         children=tuple(tuple(ch) for ch in children),
-        ancestors=tuple(ancestors),
         leaf_order=leaf_order,
         parent_order=parent_order,
         score_fns=score_fns,
@@ -261,62 +229,8 @@ def build_course(
         module_index=module_index,
         topo_order=topo_order,
         programs=tuple(programs),
-        affects=affects,
+        uses_dates=any(isinstance(leaf, OnOrAfter) for m in mods for leaf in leaves(m.unlock.rule)),
     )
-
-
-def _dependency_closure(
-    mods: tuple[Module, ...],
-    comp_index: Mapping[str, int],
-    ancestors: list[tuple[int, ...]],
-    line_item_index: Mapping[str, int],
-    group_index: Mapping[str, int],
-    module_index: Mapping[str, int],
-    needs: Mapping[str, list[str]],
-) -> dict[Source, tuple[int, ...]]:
-    """For every source, all modules it can change, directly or through other modules."""
-    direct: dict[Source, set[int]] = {}
-    for i, m in enumerate(mods):
-        sources: set[Source] = {("module", i)}
-        for code in m.competencies:
-            sources.add(("competency", comp_index[code]))
-        if m.line_item is not None and m.line_item in line_item_index:
-            sources.add(("line_item", line_item_index[m.line_item]))
-        for leaf in leaves(m.unlock.rule):
-            if isinstance(leaf, CompetencyAtLeast):
-                sources.add(("competency", comp_index[leaf.competency]))
-            elif isinstance(leaf, LineItemAtLeast):
-                sources.add(("line_item", line_item_index[leaf.line_item]))
-            elif isinstance(leaf, InGroup):
-                sources.add(("group", group_index[leaf.group]))
-            elif isinstance(leaf, OnOrAfter):
-                sources.add(TIME)
-            elif isinstance(leaf, ModuleCompleted | ModuleMastered):
-                sources.add(("module", module_index[leaf.module]))
-        for source in sources:
-            direct.setdefault(source, set()).add(i)
-    dependents: dict[int, set[int]] = {i: set() for i in range(len(mods))}
-    for mid, deps in needs.items():
-        for dep in deps:
-            dependents[module_index[dep]].add(module_index[mid])
-    closure: dict[Source, tuple[int, ...]] = {}
-    for source, first in direct.items():
-        seen = set(first)
-        stack = list(first)
-        while stack:
-            for nxt in dependents[stack.pop()]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        closure[source] = tuple(sorted(seen))
-    # A competency also moves its ancestors' roll-ups: fold their modules in.
-    for c, chain in enumerate(ancestors):
-        mine = set(closure.get(("competency", c), ()))
-        for a in chain:
-            mine.update(closure.get(("competency", a), ()))
-        if mine:
-            closure[("competency", c)] = tuple(sorted(mine))
-    return closure
 
 
 def _can_master(module: str, mods: tuple[Module, ...]) -> bool:

@@ -20,7 +20,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.roles import STUDENT
-from lti_tool.mastery.model import TIME
 from lti_tool.models.course import Context, Membership
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
@@ -156,7 +155,7 @@ def recompute_course(
     now = now or utcnow()
     lock_course(session, context_id)
     snapshot = load_model(session, context_id)
-    if only is not None and snapshot.model.affected_modules([TIME]):
+    if only is not None and snapshot.model.uses_dates:
         only = None
     if only is not None:
         # ...and the students never evaluated yet (new on the roster), so every student
