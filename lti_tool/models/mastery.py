@@ -22,14 +22,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
+from lti_tool.mastery.scales import DEFAULT_SCALE
 from lti_tool.models.types import UTCDateTime, context_column, utcnow
 
+#: The engine's default scale as a scale row stores its levels (whole points stay whole).
 DEFAULT_LEVELS: list[dict[str, Any]] = [
-    {"name": "Exceeds Mastery", "points": 4, "color": "#0374B5", "mastery": False},
-    {"name": "Mastery", "points": 3, "color": "#0B874B", "mastery": True},
-    {"name": "Near Mastery", "points": 2, "color": "#FAB901", "mastery": False},
-    {"name": "Below Mastery", "points": 1, "color": "#D97900", "mastery": False},
-    {"name": "No Evidence", "points": 0, "color": "#E0061F", "mastery": False},
+    {"name": lv.name, "points": int(lv.points), "color": lv.colour, "mastery": lv.mastery}
+    for lv in DEFAULT_SCALE.levels
 ]
 DEFAULT_METHOD: dict[str, Any] = {"method": "decaying_average", "w": 0.65}
 
