@@ -21,23 +21,16 @@ from lti_tool.services.setup_rules import Defaults
 
 
 def competencies(session: Session, context_id: int) -> list[Competency]:
-    return list(
-        session.scalars(
-            select(Competency)
-            .where(Competency.context_id == context_id)
-            .order_by(Competency.position, Competency.id)
-        )
-    )
+    return list(session.scalars(_in_order(Competency, context_id)))
 
 
 def modules(session: Session, context_id: int) -> list[Module]:
-    return list(
-        session.scalars(
-            select(Module)
-            .where(Module.context_id == context_id)
-            .order_by(Module.position, Module.id)
-        )
-    )
+    return list(session.scalars(_in_order(Module, context_id)))
+
+
+def _in_order(model: type[Competency] | type[Module], context_id: int) -> Any:
+    """The course's rows as the teacher ordered them (ties by age)."""
+    return select(model).where(model.context_id == context_id).order_by(model.position, model.id)
 
 
 def line_items(session: Session, context_id: int) -> list[CourseLineItem]:

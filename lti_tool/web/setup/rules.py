@@ -46,6 +46,24 @@ def _draft(m: Module) -> tuple[Any, bool, str | None]:
     return draft, form.get("sticky") == "on", None
 
 
+def _place(judged: dict[str, Any], draft: Any, path: str, message: str) -> None:
+    """A mistake next to the builder node its path names, else at the top."""
+    node, _field = rules.locate(path)
+    if node is not None and node in rules.paths(draft):
+        judged["errors"][node] = message
+    else:
+        judged["top"].append(message)
+
+
+def _read(m: Module) -> tuple[Any, bool, dict[str, Any], bool]:
+    """(draft, sticky, the engine's reading, whether the form itself could not be read)."""
+    draft, sticky, problem = _draft(m)
+    judged = _judge(m, draft, sticky)
+    if problem:
+        judged["top"].insert(0, problem)
+    return draft, sticky, judged, problem is not None
+
+
 def _judge(m: Module, draft: Any, sticky: bool) -> dict[str, Any]:
     """The engine's reading of a draft: its sentence, or where each mistake is."""
     cat = svc.catalog(runtime().db(), g.context.id)
@@ -54,11 +72,7 @@ def _judge(m: Module, draft: Any, sticky: bool) -> dict[str, Any]:
     try:
         unlock = engine.parse_unlock(doc, cat, module=str(m.id))
     except engine.RuleError as exc:
-        node, _field = rules.locate(exc.path)
-        if node is not None and node in rules.paths(draft):
-            out["errors"][node] = str(exc)
-        else:
-            out["top"].append(str(exc))
+        _place(out, draft, exc.path, str(exc))
         return out
     out["sentence"] = engine.render(unlock, cat)
     out["outline"] = engine.render_outline(unlock.rule, cat)
@@ -103,10 +117,8 @@ def _rule_page(
 @requires(TEACHER)
 def rule(launch_id: str, module_id: int) -> Page:
     m: Module = own(Module, module_id)
-    draft, sticky, problem = _draft(m)
-    judged = _judge(m, draft, sticky)
-    if problem:
-        judged["top"].insert(0, problem)
+    draft, sticky, judged, unreadable = _read(m)
+    if unreadable:
         return _rule_page(m, draft, sticky, judged, 422)
     if request.method == "GET" or request.form.get("action") != "save" or request.form.get("op"):
         return _rule_page(m, draft, sticky, judged)
@@ -116,12 +128,7 @@ def rule(launch_id: str, module_id: int) -> Page:
     try:
         save_rule(runtime().db(), m, g.user.id, doc, sticky)
     except SetupRefused as refused:
-        refusal = refused.message
-        node, _field = rules.locate(refusal.split(": ", 1)[0])
-        if node is not None and node in rules.paths(draft):
-            judged["errors"][node] = refusal
-        else:
-            judged["top"].append(refusal)
+        _place(judged, draft, refused.message.split(": ", 1)[0], refused.message)
         judged["sentence"] = None
         return _rule_page(m, draft, sticky, judged, 422)
     return saved(f'Saved the rule of "{m.title}": {judged["sentence"]}.', ".rule", module_id=m.id)
@@ -131,11 +138,7 @@ def rule(launch_id: str, module_id: int) -> Page:
 @requires(TEACHER)
 def rule_preview(launch_id: str, module_id: int) -> Response:
     """The builder's live sentence and mistakes, for the page's script (nothing is saved)."""
-    m: Module = own(Module, module_id)
-    draft, sticky, problem = _draft(m)
-    judged = _judge(m, draft, sticky)
-    if problem:
-        judged["top"].insert(0, problem)
+    judged = _read(own(Module, module_id))[2]
     return jsonify(
         sentence=judged["sentence"],
         outline=judged["outline"],
