@@ -176,8 +176,8 @@ def tool_app(database_url: str) -> tuple[Flask, Platform]:
     )
     app = create_app(settings, http=http)
     http.app = app
-    prepare(app)
     rt = app.extensions["lti_tool"]
+    prepare(rt)
     with rt.session_factory() as s:
         seed_demo(s, settings)
         s.commit()

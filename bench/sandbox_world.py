@@ -71,8 +71,8 @@ def sandbox_world(
     migrate.upgrade(engine)
     engine.dispose()
     app = create_app(load_settings(environ={}, overrides=overrides))
-    prepare(app)
     rt = app.extensions["lti_tool"]
+    prepare(rt)
     t = time.perf_counter()
     with rt.session_factory() as s:
         seeded = seed_platform(s, rt.settings, shape, shape, f"Sandbox {shape}", students)

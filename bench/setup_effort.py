@@ -204,8 +204,8 @@ def serve() -> Iterator[tuple[Any, str, int]]:
     migrate.upgrade(engine)
     engine.dispose()
     app = make_app(url, port, log_level="ERROR")  # the tests' app: tool 127.0.0.1, LMS localhost
-    prepare(app)
     rt = app.extensions["lti_tool"]
+    prepare(rt)
     with rt.session_factory() as session:
         seed_demo(session, rt.settings)
         session.commit()

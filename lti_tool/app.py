@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -15,14 +14,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from lti_tool.bundled import bundled_dir
-from lti_tool.clients.http import RequestsHttpClient
-from lti_tool.clients.platform_http import PlatformHttp
-from lti_tool.clients.tokens import AccessTokens
-from lti_tool.db import default_database_url, make_engine, make_session_factory
-from lti_tool.lti.platform_keys import PlatformKeys
+from lti_tool.clients.http import HttpClient
 from lti_tool.runtime import Runtime
 from lti_tool.settings import Settings, load_settings
+from lti_tool.web import context as web_context
 from lti_tool.web.framing import FramePolicy
+from lti_tool.wiring import build_runtime, configure_logging
 
 csrf = CSRFProtect()
 
@@ -30,14 +27,10 @@ csrf = CSRFProtect()
 def create_app(
     settings: Settings | None = None,
     overrides: Mapping[str, Any] | None = None,
-    http: Any | None = None,
+    http: HttpClient | None = None,
 ) -> Flask:
     settings = settings or load_settings(overrides=overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     app = Flask(
         "lti_tool",
         static_folder=str(bundled_dir("static")),
@@ -57,39 +50,8 @@ def create_app(
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
 
-    engine = make_engine(settings.database_url or default_database_url())
-    http_client = http or RequestsHttpClient(settings.http_timeout_seconds)
-    redis_client = None
-    if settings.redis_url:
-        import redis
-
-        redis_client = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=settings.http_timeout_seconds
-        )
-    rt = Runtime(
-        settings=settings,
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        http=http_client,
-        platform_keys=PlatformKeys(
-            http_client, settings.jwks_cache_seconds, settings.jwks_refetch_min_interval_seconds
-        ),
-        redis=redis_client,
-    )
-    rt.platform_http = PlatformHttp(
-        settings.http_timeout_seconds,
-        max_attempts=settings.http_max_attempts,
-        max_delay=settings.http_max_backoff_seconds,
-    )
-    rt.tokens = AccessTokens(rt.platform_http, settings.key_encryption_key, rt.short_store)
-    if redis_client is not None:
-        from lti_tool.jobs.queue import RQQueue
-
-        rt.jobs = RQQueue(redis_client, settings.redis_prefix)
-    else:
-        rt.jobs.runtime = rt
-    app.extensions["lti_tool"] = rt
-    _transactions(app)
+    rt = build_runtime(settings, http)
+    web_context.init_app(app, rt)  # one transaction per request
     _security_headers(app, settings, rt)
     _error_pages(app)
 
@@ -123,29 +85,6 @@ def create_app(
     return app
 
 
-def _transactions(app: Flask) -> None:
-    """One transaction per request: committed before the response leaves, else rolled back."""
-
-    @app.after_request
-    def commit(response: Response) -> Response:
-        from flask import g
-
-        session = g.get("_db")
-        if session is not None:
-            session.commit()
-        for action in g.pop("_after_commit", []):
-            action()
-        return response
-
-    @app.teardown_request
-    def close(_exc: BaseException | None) -> None:
-        from flask import g
-
-        session = g.pop("_db", None)
-        if session is not None:
-            session.close()
-
-
 def _security_headers(app: Flask, settings: Settings, rt: Runtime) -> None:
     base = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -165,8 +104,6 @@ def _security_headers(app: Flask, settings: Settings, rt: Runtime) -> None:
             # Every launch page shows course or student data: no copy in a shared cache or
             # on a school computer's disk (a page that may be cached says so itself).
             response.headers.setdefault("Cache-Control", "no-store")
-        from flask import g
-
         binding = g.get("binding")
         # A launch's pages may be framed only by the LMS it came from; pages without a
         # launch's return URL by the registered LMSs (web/framing.py).

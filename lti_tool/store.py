@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import upserts
 from lti_tool.models.store import StoreEntry
@@ -31,6 +32,9 @@ class SharedStore(Protocol):
         ...
 
     def delete(self, key: str) -> None: ...
+
+
+StoreOpener = Callable[[], AbstractContextManager[SharedStore]]
 
 
 # Built once per process: statement construction costs more than execution on SQLite.
@@ -170,3 +174,27 @@ class RedisStore:
     def add(self, key: str, value: Any, ttl: int) -> bool:
         data = json.dumps(value, separators=(",", ":"))
         return bool(self._redis.set(self._prefix + key, data, ex=ttl, nx=True))
+
+
+def store_in(redis: Any | None, prefix: str, session: Session) -> SharedStore:
+    """Redis when configured, else the database in the given session's transaction."""
+    if redis is not None:
+        return RedisStore(redis, prefix + ":")
+    return DatabaseStore(session)
+
+
+def short_store_opener(
+    redis: Any | None, prefix: str, session_factory: sessionmaker[Session]
+) -> StoreOpener:
+    """Opens a store in its own transaction, committed on exit, for caches written mid-work."""
+
+    @contextmanager
+    def short_store() -> Iterator[SharedStore]:
+        if redis is not None:
+            yield RedisStore(redis, prefix + ":")
+            return
+        with session_factory() as session:
+            yield DatabaseStore(session)
+            session.commit()
+
+    return short_store

@@ -182,8 +182,8 @@ def live_server(database_url: str, settings_overrides: dict[str, Any]) -> Iterat
     app = make_app(database_url, port, **settings_overrides)
     engine = app.extensions["lti_tool"].engine
     _wipe(engine)
-    prepare(app)
     rt = app.extensions["lti_tool"]
+    prepare(rt)
     with rt.session_factory() as session:
         seed_demo(session, rt.settings)
         session.commit()

@@ -1,5 +1,5 @@
-"""What every command needs: its settings, an app whose connections close at the end, and a
-session that owns the transaction."""
+"""What every command needs: its settings, a runtime (no web app) whose connections close at
+the end, and a session that owns the transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from lti_tool.runtime import Runtime
 from lti_tool.settings import Settings, SettingsError, load_settings
+from lti_tool.wiring import build_runtime, configure_logging
 
 
 def cli_settings(**overrides: Any) -> Settings:
@@ -28,19 +30,20 @@ def make_app(settings: Settings) -> Flask:
 
 
 @contextmanager
-def command_app(settings: Settings | None = None) -> Iterator[Flask]:
-    """An app for one command; its connections are closed when the command ends."""
-    app = make_app(settings or cli_settings())
+def command_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
+    """A runtime for one command, no web app; its connections are closed when it ends."""
+    settings = settings or cli_settings()
+    configure_logging(settings)
+    rt = build_runtime(settings)
     try:
-        yield app
+        yield rt
     finally:
-        app.extensions["lti_tool"].engine.dispose()
+        rt.engine.dispose()
 
 
 @contextmanager
-def command_session(app: Flask) -> Iterator[Session]:
+def command_session(rt: Runtime) -> Iterator[Session]:
     """A CLI command owns its transaction: committed on success, rolled back on error."""
-    rt = app.extensions["lti_tool"]
     session = rt.session_factory()
     try:
         yield session
@@ -52,24 +55,22 @@ def command_session(app: Flask) -> Iterator[Session]:
         session.close()
 
 
-def resume_embedded(app: Flask) -> None:
+def resume_embedded(rt: Runtime) -> None:
     """Without Redis this process runs the jobs: post what a killed one left behind."""
     from lti_tool.jobs.tasks import resume_after_restart
 
-    rt = app.extensions["lti_tool"]
     if rt.redis is None:
         resume_after_restart(rt)
 
 
-def prepare(app: Flask) -> None:
+def prepare(rt: Runtime) -> None:
     """Bring the schema up to date and make the tool's first key, as `demo` and `serve` need."""
     from lti_tool import keys, migrate
 
-    rt = app.extensions["lti_tool"]
     # The sandbox's tables only where the sandbox runs (its own Alembic branch).
     target = migrate.EVERYTHING if rt.settings.sandbox_enabled else migrate.PRODUCT_ONLY
     if migrate.needs_upgrade(rt.engine, target):
         click.echo("Upgrading the database schema…")
         migrate.upgrade(rt.engine, target)
-    with command_session(app) as session:
+    with command_session(rt) as session:
         keys.ensure_key(session, rt.settings.key_encryption_key)

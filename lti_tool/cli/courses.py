@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli.context import command_app, command_session
+from lti_tool.cli.context import command_runtime, command_session
 
 
 @click.group()
@@ -19,7 +19,7 @@ def course_list() -> None:
     from lti_tool.models.course import Context, Membership
     from lti_tool.models.platform import Registration
 
-    with command_app() as app, command_session(app) as session:
+    with command_runtime() as rt, command_session(rt) as session:
         rows = session.execute(
             select(Context, Registration.name, Registration.issuer, func.count(Membership.id))
             .join(Registration, Registration.id == Context.registration_id)
@@ -64,8 +64,7 @@ def sync_roster_command(course_id: int | None, all_stale: bool) -> None:
     if (course_id is None) == (not all_stale):
         raise click.UsageError("give either --course ID or --all-stale")
     failed = 0
-    with command_app() as app:
-        rt = app.extensions["lti_tool"]
+    with command_runtime() as rt:
         with rt.session_factory() as session:
             if course_id is not None:
                 if session.get(Context, course_id) is None:
@@ -114,8 +113,7 @@ def sync_grades_command(course_id: int, no_post: bool) -> None:
     from lti_tool.jobs.passback import drain
     from lti_tool.services.grade_problems import course_problems
 
-    with command_app() as app:
-        rt = app.extensions["lti_tool"]
+    with command_runtime() as rt:
         try:
             pull, recomputed = sync_course_grades(rt, course_id, post=False)
         except LookupError as exc:
@@ -151,7 +149,7 @@ def recompute(course_id: int) -> None:
     from lti_tool.models.course import Context
     from lti_tool.services.recompute import recompute_course
 
-    with command_app() as app, command_session(app) as session:
+    with command_runtime() as rt, command_session(rt) as session:
         if session.get(Context, course_id) is None:
             raise click.ClickException(f"no course {course_id} (see `lti-tool course list`)")
         result = recompute_course(session, course_id, {"kind": "recompute", "by": "lti-tool"})
@@ -172,8 +170,8 @@ def passback_drain(course_id: int | None) -> None:
     """Post every due score now."""
     from lti_tool.jobs.passback import drain
 
-    with command_app() as app:
-        done = drain(app.extensions["lti_tool"], course_id)
+    with command_runtime() as rt:
+        done = drain(rt, course_id)
     click.echo(f"Posted {done.posted}, failed {done.failed}, waiting to retry {done.later}.")
 
 
@@ -183,8 +181,8 @@ def passback_retry(course_id: int) -> None:
     """Queue again the scores the LMS refused (after the cause was fixed), and post them."""
     from lti_tool.jobs.passback import drain, retry_failed
 
-    with command_app() as app:
-        with command_session(app) as session:
+    with command_runtime() as rt:
+        with command_session(rt) as session:
             count = retry_failed(session, course_id)
-        done = drain(app.extensions["lti_tool"], course_id)
+        done = drain(rt, course_id)
     click.echo(f"{count} scores queued again; posted {done.posted}, failed {done.failed}.")

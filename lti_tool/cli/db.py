@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lti_tool.cli.context import command_app
+from lti_tool.cli.context import command_runtime
 
 
 @click.group()
@@ -23,8 +23,8 @@ def db_upgrade(without_sandbox: bool) -> None:
     from lti_tool import migrate
 
     target = migrate.PRODUCT_ONLY if without_sandbox else migrate.EVERYTHING
-    with command_app() as app:
-        migrate.upgrade(app.extensions["lti_tool"].engine, target)
+    with command_runtime() as rt:
+        migrate.upgrade(rt.engine, target)
     click.echo("Database is at the latest schema.")
 
 
@@ -35,8 +35,8 @@ def db_check() -> None:
 
     from lti_tool import migrate
 
-    with command_app() as app:
-        engine = app.extensions["lti_tool"].engine
+    with command_runtime() as rt:
+        engine = rt.engine
         migrate.upgrade(engine)
         try:
             migrate.check(engine)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import click
 
-from lti_tool.cli.context import cli_settings, command_app, command_session, prepare
+from lti_tool.cli.context import cli_settings, command_runtime, command_session, prepare
 
 
 @click.group()
@@ -28,11 +28,11 @@ def keys_rotate(publish_ahead: int | None, retire_after: int | None) -> None:
     from lti_tool import keys as tool_keys
 
     settings = cli_settings()
-    with command_app(settings) as app:
-        prepare(app)
+    with command_runtime(settings) as rt:
+        prepare(rt)
         ahead = settings.key_publish_ahead_seconds if publish_ahead is None else publish_ahead
         retire = settings.key_retire_after_seconds if retire_after is None else retire_after
-        with command_session(app) as session:
+        with command_session(rt) as session:
             new = tool_keys.rotate(
                 session,
                 settings.key_encryption_key,
@@ -49,9 +49,9 @@ def keys_rotate(publish_ahead: int | None, retire_after: int | None) -> None:
 def keys_list() -> None:
     from lti_tool import keys as tool_keys
 
-    with command_app() as app:
-        prepare(app)
-        with command_session(app) as session:
+    with command_runtime() as rt:
+        prepare(rt)
+        with command_session(rt) as session:
             for k in tool_keys.published_keys(session):
                 retire = f", retires {k.retire_at:%Y-%m-%d %H:%M}" if k.retire_at else ""
                 click.echo(f"{k.kid}  signs from {k.signs_from:%Y-%m-%d %H:%M}{retire}")

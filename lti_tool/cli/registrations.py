@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from lti_tool.cli.context import cli_settings, command_app, command_session, prepare
+from lti_tool.cli.context import cli_settings, command_runtime, command_session, prepare
 from lti_tool.settings import Settings
 
 
@@ -33,10 +33,10 @@ def registration_add(as_json: bool, deployment_ids: tuple[str, ...], **fields: A
     from lti_tool.lti.registrations import NewRegistration, RegistrationError, add_registration
 
     settings = cli_settings()
-    with command_app(settings) as app:
-        prepare(app)
+    with command_runtime(settings) as rt:
+        prepare(rt)
         try:
-            with command_session(app) as session:
+            with command_session(rt) as session:
                 reg = add_registration(session, NewRegistration(**fields), list(deployment_ids))
                 uuid = reg.uuid
         except RegistrationError as exc:
@@ -63,9 +63,9 @@ def _tool_urls(settings: Settings, uuid: str) -> dict[str, str]:
 def registration_list(as_json: bool) -> None:
     from lti_tool.lti.registrations import list_registrations
 
-    with command_app() as app:
-        prepare(app)
-        with command_session(app) as session:
+    with command_runtime() as rt:
+        prepare(rt)
+        with command_session(rt) as session:
             rows = [
                 {
                     "uuid": r.uuid,
@@ -106,9 +106,9 @@ def deployment() -> None:
 def deployment_allow(registration_uuid: str, deployment_id: str) -> None:
     from lti_tool.lti.registrations import RegistrationError, allow_deployment, find_by_uuid
 
-    with command_app() as app:
-        prepare(app)
-        with command_session(app) as session:
+    with command_runtime() as rt:
+        prepare(rt)
+        with command_session(rt) as session:
             reg = find_by_uuid(session, registration_uuid)
             if reg is None:
                 raise click.ClickException(f"no registration {registration_uuid}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lti_tool.cli.context import cli_settings, command_session, make_app, prepare, resume_embedded
+from lti_tool.web.context import app_runtime
 
 
 @click.command()
@@ -22,8 +23,9 @@ def demo(host: str, port: int, students: int) -> None:
         sandbox_base_url=f"http://localhost:{port}",
     )
     app = make_app(settings)
-    prepare(app)
-    with command_session(app) as session:
+    rt = app_runtime(app)
+    prepare(rt)
+    with command_session(rt) as session:
         seeded = seed_demo(session, settings, students)
     click.echo("\nThe demo is ready. Open the sandbox LMS in a browser:\n")
     click.echo(f"    {settings.sandbox_url('/sandbox/')}\n")
@@ -36,7 +38,7 @@ def demo(host: str, port: int, students: int) -> None:
         f"The tool itself answers at {settings.base_url} (config: {settings.url('/lti/config')}).\n"
         "Press Ctrl+C to stop.\n"
     )
-    resume_embedded(app)
+    resume_embedded(rt)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
@@ -47,7 +49,8 @@ def serve(host: str, port: int) -> None:
     """Run the tool alone on the development server (production: gunicorn, see README)."""
     settings = cli_settings()
     app = make_app(settings)
-    prepare(app)
+    rt = app_runtime(app)
+    prepare(rt)
     click.echo(f"Serving the tool at {settings.base_url} (development server).")
-    resume_embedded(app)
+    resume_embedded(rt)
     app.run(host=host, port=port, threaded=True, use_reloader=False)

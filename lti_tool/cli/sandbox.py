@@ -6,7 +6,7 @@ import json
 
 import click
 
-from lti_tool.cli.context import command_app, command_session, prepare
+from lti_tool.cli.context import command_runtime, command_session, prepare
 
 
 @click.group()
@@ -22,9 +22,9 @@ def sandbox_rotate_key(slug: str) -> None:
     from lti_tool.sandbox.models import SandboxPlatform
     from lti_tool.sandbox.platform import add_platform_key
 
-    with command_app() as app:
-        prepare(app)
-        with command_session(app) as session:
+    with command_runtime() as rt:
+        prepare(rt)
+        with command_session(rt) as session:
             platform = session.scalar(select(SandboxPlatform).where(SandboxPlatform.slug == slug))
             if platform is None:
                 raise click.ClickException(
@@ -52,9 +52,9 @@ def sandbox_faults(
     """Make the sandbox's token and NRPS/AGS endpoints fail or slow down (reliability tests)."""
     from lti_tool.sandbox.faults import clear_faults, set_faults
 
-    with command_app() as app:
-        prepare(app)
-        with command_session(app) as session:
+    with command_runtime() as rt:
+        prepare(rt)
+        with command_session(rt) as session:
             try:
                 if off:
                     now = clear_faults(session, slug)
@@ -77,9 +77,9 @@ def sandbox_unenroll(
     """Remove someone from a sandbox course (gone from NRPS), or suspend them."""
     from lti_tool.sandbox.roster import set_enrollment_status, unenroll
 
-    with command_app() as app:
-        prepare(app)
-        with command_session(app) as session:
+    with command_runtime() as rt:
+        prepare(rt)
+        with command_session(rt) as session:
             try:
                 if inactive or active:
                     status = "Inactive" if inactive else "Active"

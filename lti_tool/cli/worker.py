@@ -6,7 +6,7 @@ import uuid
 
 import click
 
-from lti_tool.cli.context import cli_settings, command_app, command_session
+from lti_tool.cli.context import cli_settings, command_runtime, command_session
 
 
 @click.group()
@@ -19,8 +19,8 @@ def store_sweep() -> None:
     """Delete the store's expired rows from the database (Redis expires its own keys)."""
     from lti_tool.store import DatabaseStore
 
-    with command_app() as app:
-        with command_session(app) as session:
+    with command_runtime() as rt:
+        with command_session(rt) as session:
             count = DatabaseStore(session).sweep()
     click.echo(f"Deleted {count} expired store entries.")
 

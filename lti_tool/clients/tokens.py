@@ -7,8 +7,6 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +18,7 @@ from lti_tool import keys
 from lti_tool.clients.http import HttpError, _snippet
 from lti_tool.clients.platform_http import PlatformHttp, PlatformUnavailable
 from lti_tool.models.platform import Registration
-from lti_tool.store import SharedStore
+from lti_tool.store import StoreOpener
 
 log = logging.getLogger(__name__)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -101,9 +99,6 @@ def request_token(
         scopes=granted,
         expires_at=time.time() + float(body.get("expires_in", 3600)),
     )
-
-
-StoreOpener = Callable[[], AbstractContextManager[SharedStore]]
 
 
 class AccessTokens:

@@ -17,7 +17,6 @@ log = logging.getLogger("lti_tool.jobs.grades")
 def sync_course_grades(
     rt: Runtime, context_id: int, post: bool = True
 ) -> tuple[GradePull, Recomputed]:
-    assert rt.platform_http is not None and rt.tokens is not None
     with rt.session_factory() as session:
         context = session.get(Context, context_id)
         if context is None:

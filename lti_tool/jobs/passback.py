@@ -158,7 +158,6 @@ def post_row(
     """posted | superseded | failed | changed | later. A drain passes its session and
     callers, so the course, competency and registration are read once per drain, not once per
     score."""
-    assert rt.platform_http is not None and rt.tokens is not None
     if session is None:
         with rt.session_factory() as own:
             return post_row(rt, row_id, version, until, own, {})

@@ -1,32 +1,28 @@
 """Where jobs run: RQ on Redis in production (`lti-tool worker`), a small thread pool in the
 process in the embedded default. Jobs take their own database session, so a job never shares
-a request's transaction."""
+a request's transaction. Both are the runtime's `JobQueue` (runtime.py)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from lti_tool.runtime import Runtime
+from typing import Any
 
 log = logging.getLogger("lti_tool.jobs")
 QUEUE_NAME = "lti_tool"
-
-
-class JobQueue(Protocol):
-    def enqueue(self, name: str, *args: Any) -> None: ...
-
-    def enqueue_in(self, seconds: float, name: str, *args: Any) -> None: ...
+# What RQ imports, by this path, in the worker to run a job by name (wiring.py).
+RQ_ENTRY = "lti_tool.wiring.run_job"
 
 
 class InProcessQueue:
-    def __init__(self, workers: int = 2) -> None:
+    """Runs each job by name with `run` (a job's name, then its arguments) in a thread."""
+
+    def __init__(self, run: Callable[..., Any], workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lti-job")
-        self.runtime: Runtime | None = None
+        self._job = run
         self.pending: list[Future[Any]] = []
         self._timers: list[threading.Timer] = []
         self._closed = False
@@ -47,11 +43,8 @@ class InProcessQueue:
         timer.start()
 
     def _run(self, name: str, *args: Any) -> Any:
-        from lti_tool.jobs.tasks import TASKS
-
-        assert self.runtime is not None
         try:
-            return TASKS[name](self.runtime, *args)
+            return self._job(name, *args)
         except Exception:
             log.exception("job %s%r failed", name, args)
             return None
@@ -78,9 +71,7 @@ class RQQueue:
         self.queue = Queue(name, connection=redis)
 
     def enqueue(self, name: str, *args: Any) -> None:
-        self.queue.enqueue("lti_tool.jobs.tasks.run", name, *args, job_timeout=1800)
+        self.queue.enqueue(RQ_ENTRY, name, *args, job_timeout=1800)
 
     def enqueue_in(self, seconds: float, name: str, *args: Any) -> None:
-        self.queue.enqueue_in(
-            timedelta(seconds=seconds), "lti_tool.jobs.tasks.run", name, *args, job_timeout=1800
-        )
+        self.queue.enqueue_in(timedelta(seconds=seconds), RQ_ENTRY, name, *args, job_timeout=1800)

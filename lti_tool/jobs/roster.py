@@ -18,7 +18,6 @@ def sync_course_roster(rt: Runtime, context_id: int) -> RosterSync | None:
         if context is None:
             log.warning("roster sync: course %s is gone", context_id)
             return None
-        assert rt.platform_http is not None and rt.tokens is not None
         caller = caller_for(session, context, rt.platform_http, rt.tokens)
         result = sync_roster(session, caller, context, rt.settings.nrps_page_size)
         session.commit()

@@ -1,5 +1,5 @@
-"""Jobs by name: what the queues run. RQ imports `run` by its path and calls it with a name
-and plain arguments; the worker process builds its app once, from the environment."""
+"""Jobs by name: what the queues run, each with the process's runtime and plain arguments
+(the RQ worker's entry point and runtime are in wiring.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from lti_tool.runtime import Runtime
 
 log = logging.getLogger("lti_tool.jobs")
-_RUNTIME: Runtime | None = None
 
 
 def _drain(rt: Runtime, context_id: int | None = None) -> Any:
@@ -85,15 +84,6 @@ TASKS: dict[str, Callable[..., Any]] = {
 }
 
 
-def worker_runtime() -> Runtime:
-    global _RUNTIME
-    if _RUNTIME is None:
-        from lti_tool.app import create_app
-
-        _RUNTIME = create_app().extensions["lti_tool"]
-    return _RUNTIME
-
-
-def run(name: str, *args: Any) -> Any:
-    """The RQ entry point."""
-    return TASKS[name](worker_runtime(), *args)
+def run(rt: Runtime, name: str, *args: Any) -> Any:
+    """Run the job called `name` (a key of TASKS)."""
+    return TASKS[name](rt, *args)

@@ -16,7 +16,7 @@ from flask import abort, current_app, g, session
 
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Context, Membership, User
-from lti_tool.runtime import runtime
+from lti_tool.web.context import request_db, runtime
 
 MAX_LAUNCHES = 6
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,7 +99,7 @@ def requires(*roles: str) -> Callable[[F], F]:
                     "role %s refused at %s (launch %s)", binding.role, view.__name__, launch_id
                 )
                 abort(403)
-            db = runtime().db()
+            db = request_db()
             context = db.get(Context, binding.context_id)
             user = db.get(User, binding.user_id)
             if (
@@ -123,13 +123,9 @@ def requires(*roles: str) -> Callable[[F], F]:
 def membership(binding: Binding) -> Membership | None:
     from sqlalchemy import select
 
-    return (
-        runtime()
-        .db()
-        .scalar(
-            select(Membership).where(
-                Membership.context_id == binding.context_id, Membership.user_id == binding.user_id
-            )
+    return request_db().scalar(
+        select(Membership).where(
+            Membership.context_id == binding.context_id, Membership.user_id == binding.user_id
         )
     )
 

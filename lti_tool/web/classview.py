@@ -14,7 +14,6 @@ from lti_tool.jobs.passback import retry_failed
 from lti_tool.lti.roles import STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import AuditEntry, Competency, Override
-from lti_tool.runtime import runtime
 from lti_tool.services import sync_outcome
 from lti_tool.services.class_view import class_view, course_levels
 from lti_tool.services.course_model import scale_of
@@ -28,7 +27,7 @@ from lti_tool.services.passback_status import waiting as passback_waiting
 from lti_tool.services.recompute import recompute_course
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import requires
-from lti_tool.web.lti import after_this_request_commit
+from lti_tool.web.context import after_this_request_commit, request_db, request_store, runtime
 
 bp = Blueprint("classview", __name__)
 
@@ -53,7 +52,7 @@ def _filters() -> dict[str, object]:
 @requires(TEACHER)
 def index(launch_id: str) -> str:
     filters = _filters()
-    view = class_view(runtime().db(), g.context.id, **filters)  # type: ignore[arg-type]
+    view = class_view(request_db(), g.context.id, **filters)  # type: ignore[arg-type]
     return render_template(
         "teacher/class.html",
         context=g.context,
@@ -62,10 +61,10 @@ def index(launch_id: str) -> str:
         launch_id=launch_id,
         notice=request.args.get("notice", ""),
         problem=request.args.get("problem", ""),
-        last_sync=sync_outcome.last(runtime().store(), g.context.id),
+        last_sync=sync_outcome.last(request_store(), g.context.id),
         levels=_level_names(),
-        grade_problems=course_problems(runtime().db(), g.context.id),
-        waiting=passback_waiting(runtime().db(), g.context.id),
+        grade_problems=course_problems(request_db(), g.context.id),
+        waiting=passback_waiting(request_db(), g.context.id),
     )
 
 
@@ -74,7 +73,7 @@ def index(launch_id: str) -> str:
 def export(launch_id: str) -> Response:
     """The class as a spreadsheet: one row a student, score and level per competency."""
     filters = _filters()
-    view = class_view(runtime().db(), g.context.id, **filters)  # type: ignore[arg-type]
+    view = class_view(request_db(), g.context.id, **filters)  # type: ignore[arg-type]
     out = io.StringIO()
     writer = csv.writer(out)
     head = ["student", "status"]
@@ -107,7 +106,7 @@ def _safe_cell(value: object) -> object:
 
 
 def _student(user_id: int) -> User:
-    db = runtime().db()
+    db = request_db()
     user = db.get(User, user_id)
     role = db.scalar(
         select(Membership.role).where(
@@ -121,12 +120,12 @@ def _student(user_id: int) -> User:
 
 def _level_names() -> list[str]:
     """Every level of the course's scale, highest first: what a rating picks from."""
-    levels = course_levels(runtime().db(), g.context.id)
+    levels = course_levels(request_db(), g.context.id)
     return [lv["name"] for lv in sorted(levels, key=lambda lv: -lv["points"])]
 
 
 def _student_page(launch_id: str, user: User, problem: str = "", status: int = 200):
-    db = runtime().db()
+    db = request_db()
     view = student_view(db, g.context.id, user.id, name=user.name or "")
     audit = list(
         db.scalars(
@@ -190,7 +189,7 @@ def _back(launch_id: str, user_id: int, notice: str) -> Response:
 @requires(TEACHER)
 def override(launch_id: str, user_id: int):
     user = _student(user_id)
-    db = runtime().db()
+    db = request_db()
     module_id = request.form.get("module_id", "")
     try:
         result = set_override(
@@ -215,7 +214,7 @@ def override(launch_id: str, user_id: int):
 @requires(TEACHER)
 def clear(launch_id: str, user_id: int, module_id: int):
     user = _student(user_id)
-    db = runtime().db()
+    db = request_db()
     try:
         result = clear_override(db, g.context.id, user.id, module_id, g.user.id)
     except OverrideError as exc:
@@ -228,7 +227,7 @@ def clear(launch_id: str, user_id: int, module_id: int):
 
 def _rate(user_id: int, competency_id: str, level: str, note: str) -> str | None:
     """Record one rating; a problem comes back as words, nothing is written then."""
-    db = runtime().db()
+    db = request_db()
     comp = db.get(Competency, cid) if (cid := row_id(competency_id)) else None
     if comp is None or comp.context_id != g.context.id:
         return "Choose a competency of this course."
@@ -251,10 +250,10 @@ def rating(launch_id: str, user_id: int):
         user.id, form.get("competency_id", ""), form.get("level", ""), form.get("note", "")
     )
     if problem:
-        runtime().db().rollback()
+        request_db().rollback()
         return _student_page(launch_id, user, problem, 400)
     result = recompute_course(
-        runtime().db(), g.context.id, {"rating": {"by": g.user.id}}, only={user.id}
+        request_db(), g.context.id, {"rating": {"by": g.user.id}}, only={user.id}
     )
     if result.scores_queued:
         _drain_after_commit()
@@ -265,7 +264,7 @@ def rating(launch_id: str, user_id: int):
 @requires(TEACHER)
 def quick_ratings(launch_id: str) -> Response:
     """The quick grid: one competency, a level for any number of students, one save."""
-    db = runtime().db()
+    db = request_db()
     comp_id = request.form.get("competency_id", "")
     rated: set[int] = set()
     for key, level in request.form.items():
@@ -313,7 +312,7 @@ def suggest_goal(launch_id: str, user_id: int):
     form = request.form
     try:
         add_goal(
-            runtime().db(),
+            request_db(),
             g.context.id,
             user.id,
             g.user.id,
@@ -331,7 +330,7 @@ def suggest_goal(launch_id: str, user_id: int):
 @requires(TEACHER)
 def recompute(launch_id: str) -> Response:
     result = recompute_course(
-        runtime().db(), g.context.id, {"recompute": {"by": g.user.id, "from": "class view"}}
+        request_db(), g.context.id, {"recompute": {"by": g.user.id, "from": "class view"}}
     )
     if result.scores_queued:
         _drain_after_commit()
@@ -348,7 +347,7 @@ def sync_now(launch_id: str) -> Response:
     """Roster and grades from the LMS now, read by a job; the page shows what it came to."""
     rt = runtime()
     context_id = g.context.id
-    sync_outcome.started(rt.store(), context_id)
+    sync_outcome.started(request_store(), context_id)
     after_this_request_commit(lambda: rt.jobs.enqueue("sync_now", context_id))
     return redirect(url_for("classview.index", launch_id=launch_id))
 
@@ -358,7 +357,7 @@ def sync_now(launch_id: str) -> Response:
 def retry(launch_id: str) -> Response:
     raw = request.form.get("row_id", "")
     rows = [rid] if (rid := row_id(raw)) else None
-    count = retry_failed(runtime().db(), g.context.id, rows)
+    count = retry_failed(request_db(), g.context.id, rows)
     if count:
         _drain_after_commit()
     notice = f"{count} {'score' if count == 1 else 'scores'} sent again to the gradebook."
@@ -369,7 +368,7 @@ def retry(launch_id: str) -> Response:
 @requires(TEACHER)
 def post_now(launch_id: str) -> Response:
     """Waiting scores go to the gradebook now, whatever their back-off said."""
-    count = queue_now(runtime().db(), g.context.id)
+    count = queue_now(request_db(), g.context.id)
     if count:
         _drain_after_commit()
     notice = (

@@ -13,12 +13,12 @@ from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.mastery.rule_render import format_day, format_time, number
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import Goal
-from lti_tool.runtime import runtime
 from lti_tool.services.class_view import levels_css
 from lti_tool.services.goals import GoalError, goal_levels
 from lti_tool.services.goals import add_goal as add_goal_row
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import membership, requires
+from lti_tool.web.context import request_db
 
 bp = Blueprint("learner", __name__)
 
@@ -59,20 +59,20 @@ def _mentee_nav(launch_id: str, user_id: int) -> list[tuple[str, str, dict[str, 
 @requires(STUDENT, MENTOR, TEACHER)
 def levels_stylesheet(launch_id: str) -> Response:
     """The course's level colours as classes: the pages' CSP allows no inline style."""
-    css = levels_css(runtime().db(), g.context.id)
+    css = levels_css(request_db(), g.context.id)
     return Response(css, mimetype="text/css", headers={"Cache-Control": "private, max-age=60"})
 
 
 @bp.get("/c/<launch_id>/path")
 @requires(STUDENT)
 def path(launch_id: str) -> str:
-    view = student_view(runtime().db(), g.context.id, g.user.id)
+    view = student_view(request_db(), g.context.id, g.user.id)
     return _learner_page(launch_id, "path", view, "Your path", _own_nav(launch_id))
 
 
 def _profile(launch_id: str, error: str = "", status: int = 200) -> tuple[str, int]:
-    view = student_view(runtime().db(), g.context.id, g.user.id)
-    names, mastery_level = goal_levels(runtime().db(), g.context.id)
+    view = student_view(request_db(), g.context.id, g.user.id)
+    names, mastery_level = goal_levels(request_db(), g.context.id)
     page = _learner_page(
         launch_id,
         "profile",
@@ -101,7 +101,7 @@ def add_goal(launch_id: str) -> Response | tuple[str, int]:
     form = request.form
     try:
         add_goal_row(
-            runtime().db(),
+            request_db(),
             g.context.id,
             g.user.id,
             g.user.id,
@@ -118,7 +118,7 @@ def add_goal(launch_id: str) -> Response | tuple[str, int]:
 @bp.post("/c/<launch_id>/goals/<int:goal_id>/delete")
 @requires(STUDENT)
 def remove_goal(launch_id: str, goal_id: int) -> Response:
-    runtime().db().execute(
+    request_db().execute(
         delete(Goal).where(
             Goal.id == goal_id, Goal.context_id == g.context.id, Goal.user_id == g.user.id
         )
@@ -130,14 +130,12 @@ def _mentee(user_id: int) -> User:
     """A mentee named by the LMS for this mentor (role_scope_mentor), in this course; else 404."""
     own = membership(g.binding)
     subs = set(own.mentees or []) if own else set()
-    user = runtime().db().get(User, user_id)
+    user = request_db().get(User, user_id)
     if (
         user is None
         or user.registration_id != g.binding.registration_id
         or user.sub not in subs
-        or runtime()
-        .db()
-        .scalar(
+        or request_db().scalar(
             select(Membership.id).where(
                 Membership.context_id == g.context.id, Membership.user_id == user.id
             )
@@ -165,7 +163,7 @@ def mentee_profile(launch_id: str, user_id: int) -> str:
 def _mentee_page(launch_id: str, user_id: int, page: str, **extra: Any) -> str:
     """A mentee's path or profile as the mentor reads it: the student's page, read-only."""
     mentee = _mentee(user_id)
-    view = student_view(runtime().db(), g.context.id, mentee.id, name=mentee.name or "")
+    view = student_view(request_db(), g.context.id, mentee.id, name=mentee.name or "")
     heading = f"{mentee.name or 'Mentee'}: {page}"
     nav = _mentee_nav(launch_id, mentee.id)
     return _learner_page(launch_id, page, view, heading, nav, own=False, **extra)

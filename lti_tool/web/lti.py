@@ -22,9 +22,9 @@ from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
 from lti_tool.models.course import roster_stale
 from lti_tool.models.types import utcnow
-from lti_tool.runtime import runtime
 from lti_tool.services.launches import record_launch
 from lti_tool.web.binding import bind
+from lti_tool.web.context import after_this_request_commit, request_db, request_store, runtime
 from lti_tool.web.cookies import delete_tool_cookie, set_tool_cookie
 
 log = logging.getLogger("lti_tool.launch")
@@ -54,7 +54,7 @@ def login(registration_uuid: str | None = None) -> Response:
     rt = runtime()
     params = request.form if request.method == "POST" else request.args
     target = start_login(
-        params, rt.db(), rt.store(), rt.settings, rt.registrations, registration_uuid
+        params, request_db(), request_store(), rt.settings, rt.registrations, registration_uuid
     )
     response = redirect(target.url, code=302)
     set_tool_cookie(response, target.cookie_name, target.state, target.max_age, path="/lti/")
@@ -64,9 +64,9 @@ def login(registration_uuid: str | None = None) -> Response:
 @bp.post("/lti/launch")
 def launch() -> Response:
     rt = runtime()
-    db = rt.db()
+    db = request_db()
     valid = validate_launch(
-        request.form, request.cookies, db, rt.store(), rt.platform_keys, rt.settings
+        request.form, request.cookies, db, request_store(), rt.platform_keys, rt.settings
     )
     message = valid.message
     record = record_launch(db, valid)
@@ -83,7 +83,9 @@ def launch() -> Response:
     )
     if message.is_deep_linking:
         # Kept for the deep-linking response, which another process may build.
-        rt.store().put(f"launch:{launch_id}", message.claims, rt.settings.launch_session_seconds)
+        request_store().put(
+            f"launch:{launch_id}", message.claims, rt.settings.launch_session_seconds
+        )
     log.info(
         "launch %s: %s as %s in context %s (registration %s)",
         launch_id,
@@ -105,7 +107,7 @@ def maybe_sync_roster(rt: Any, record: Any) -> None:
         return
     if not roster_stale(record.roster_synced_at, max_age, utcnow()):
         return
-    store = rt.store()
+    store = request_store()
     marker = f"roster_sync_started:{record.context_pk}"
     if store.get(marker) is not None:  # one sync per course at a time is enough
         return
@@ -115,15 +117,9 @@ def maybe_sync_roster(rt: Any, record: Any) -> None:
     after_this_request_commit(lambda: rt.jobs.enqueue("sync_course", record.context_pk))
 
 
-def after_this_request_commit(action: Any) -> None:
-    from flask import g
-
-    g.setdefault("_after_commit", []).append(action)
-
-
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    response = jsonify(keys.jwks(runtime().db()))
+    response = jsonify(keys.jwks(request_db()))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 

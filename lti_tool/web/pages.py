@@ -13,12 +13,12 @@ from lti_tool.lti.message import DEEP_LINKING_REQUEST
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.modules import Module
-from lti_tool.runtime import runtime
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import RosterUnavailable, sync_roster
 from lti_tool.services.student_view import module_line
 from lti_tool.web import sync_problems
 from lti_tool.web.binding import ALL_ROLES, membership, requires
+from lti_tool.web.context import request_db, runtime
 
 bp = Blueprint("pages", __name__)
 
@@ -37,9 +37,7 @@ def landing(launch_id: str) -> Response:
 
 def course_modules(context_id: int) -> list[Module]:
     return list(
-        runtime()
-        .db()
-        .scalars(
+        request_db().scalars(
             select(Module)
             .where(Module.context_id == context_id)
             .order_by(Module.position, Module.id)
@@ -52,7 +50,7 @@ def course_modules(context_id: int) -> list[Module]:
 def module(launch_id: str, module_id: int) -> tuple[str, int]:
     """A module opened from the LMS: a student whose module is locked reads why, not the
     content (the link in the LMS is not the gate; this page is)."""
-    db = runtime().db()
+    db = request_db()
     found = db.get(Module, module_id)
     if found is None or found.context_id != g.context.id:
         abort(404)
@@ -83,7 +81,7 @@ def module(launch_id: str, module_id: int) -> tuple[str, int]:
 @bp.get("/c/<launch_id>/home")
 @requires(TEACHER)
 def teacher_home(launch_id: str) -> str:
-    db = runtime().db()
+    db = request_db()
     counts = dict(
         db.execute(
             select(Membership.role, func.count())
@@ -107,7 +105,7 @@ def teacher_home(launch_id: str) -> str:
 def sync_roster_now(launch_id: str) -> Response:
     """The teacher's "Sync roster": runs now, so the page can say what changed."""
     rt = runtime()
-    db = rt.db()
+    db = request_db()
     try:
         caller = caller_for(db, g.context, rt.platform_http, rt.tokens)
         result = sync_roster(db, caller, g.context, rt.settings.nrps_page_size)
@@ -122,7 +120,7 @@ def sync_roster_now(launch_id: str) -> Response:
 @bp.get("/c/<launch_id>/mentees")
 @requires(MENTOR)
 def mentees(launch_id: str) -> str:
-    db = runtime().db()
+    db = request_db()
     own = membership(g.binding)
     subs = own.mentees if own else []
     known = []

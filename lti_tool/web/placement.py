@@ -12,18 +12,18 @@ from lti_tool.lti.deep_linking import PlacementError, resource_link_item, respon
 from lti_tool.lti.message import DL
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.platform import Registration
-from lti_tool.runtime import runtime
 from lti_tool.services.placements import never_placed, record_placed
 from lti_tool.services.setup_modules import ModuleValues, add_module
 from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
+from lti_tool.web.context import request_db, request_store, runtime
 from lti_tool.web.pages import course_modules
 
 bp = Blueprint("placement", __name__)
 
 
 def _request_claims(launch_id: str) -> dict | None:
-    return runtime().store().get(f"launch:{launch_id}")  # type: ignore[no-any-return]
+    return request_store().get(f"launch:{launch_id}")  # type: ignore[no-any-return]
 
 
 @bp.get("/c/<launch_id>/place")
@@ -47,7 +47,7 @@ def picker(launch_id: str) -> str | tuple[str, int]:
         modules=modules,
         multiple=multiple,
         # Ticked from the start: the modules never placed yet, which is what a teacher adds.
-        preselected=never_placed(runtime().db(), modules) if multiple else set(),
+        preselected=never_placed(request_db(), modules) if multiple else set(),
         error=request.args.get("error"),
     )
 
@@ -75,7 +75,7 @@ def new_module(launch_id: str) -> Response:
         score_maximum=points if graded else None,
     )
     try:
-        add_module(runtime().db(), g.context.id, g.user.id, values)
+        add_module(request_db(), g.context.id, g.user.id, values)
     except SetupRefused as refused:
         return redirect(url_for(".picker", launch_id=launch_id, error=refused.message))
     return redirect(url_for(".picker", launch_id=launch_id))
@@ -85,7 +85,7 @@ def new_module(launch_id: str) -> Response:
 @requires(TEACHER)
 def send(launch_id: str) -> Response | str:
     rt = runtime()
-    db = rt.db()
+    db = request_db()
     claims = _request_claims(launch_id)
     if claims is None:
         return redirect(url_for(".picker", launch_id=launch_id))
@@ -109,7 +109,7 @@ def send(launch_id: str) -> Response | str:
         token = response_jwt(claims, reg.client_id, kid, private, items)
     except PlacementError as exc:
         return redirect(url_for(".picker", launch_id=launch_id, error=str(exc)))
-    rt.store().delete(f"launch:{launch_id}")  # one answer per dialog
+    request_store().delete(f"launch:{launch_id}")  # one answer per dialog
     record_placed(db, g.context.id, g.user.id, chosen)
     return_url = claims[DL + "deep_linking_settings"]["deep_link_return_url"]
     return render_template(

@@ -147,7 +147,7 @@ def test_with_redis_every_process_counts_against_one_budget(database_url, redis_
     second = make_app(database_url, port, **redis_space.settings(), **limits)
     rt = first.extensions["lti_tool"]
     _wipe(rt.engine)
-    prepare(first)
+    prepare(rt)
     with rt.session_factory() as s:
         seed_demo(s, rt.settings)
         s.commit()

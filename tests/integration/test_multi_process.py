@@ -43,7 +43,7 @@ def test_login_on_one_process_launch_on_another(
     second = make_app(database_url, port, secret_key="s" * 40, **extra)
     rt = first.extensions["lti_tool"]
     _wipe(rt.engine)
-    prepare(first)
+    prepare(rt)
     with rt.session_factory() as s:
         seed_demo(s, rt.settings)
         s.commit()

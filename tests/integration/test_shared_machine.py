@@ -30,7 +30,7 @@ def test_a_tests_redis_space_is_removed_and_nothing_else(database_url, redis_spa
     app = make_app(database_url, port, **redis_space.settings(), rate_limit_login="50/minute")
     rt = app.extensions["lti_tool"]
     _wipe(rt.engine)
-    prepare(app)
+    prepare(rt)
     with rt.session_factory() as s:
         s.add(
             Registration(

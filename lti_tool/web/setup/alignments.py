@@ -8,16 +8,16 @@ from typing import Any
 from flask import g, request
 
 from lti_tool.lti.roles import TEACHER
-from lti_tool.runtime import runtime
 from lti_tool.services import setup_alignments as write
 from lti_tool.services import setup_course as svc
 from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
+from lti_tool.web.context import request_db
 from lti_tool.web.setup.common import Page, bp, render, saved
 
 
 def _alignments_page(status: int = 200, **kw: Any) -> tuple[str, int]:
-    db = runtime().db()
+    db = request_db()
     comps = svc.competencies(db, g.context.id)
     return render(
         "setup/alignments.html",
@@ -41,7 +41,7 @@ def alignments(launch_id: str) -> Page:
 @bp.post("/c/<launch_id>/setup/alignments")
 @requires(TEACHER)
 def save_alignments(launch_id: str) -> Page:
-    db = runtime().db()
+    db = request_db()
     comps = svc.competencies(db, g.context.id)
     sources = [("m", m.id, m.title) for m in svc.modules(db, g.context.id)] + [
         ("li", li.id, li.label or li.url) for li in svc.line_items(db, g.context.id)

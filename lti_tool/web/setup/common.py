@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from lti_tool.runtime import runtime
 from lti_tool.web import error_summary
+from lti_tool.web.context import request_db
 
 bp = Blueprint("setup", __name__)
 
@@ -32,7 +32,7 @@ def saved(message: str, endpoint: str, **kw: Any) -> Response:
 
 
 def own(model: type[Any], pk: int) -> Any:
-    row = runtime().db().get(model, pk)
+    row = request_db().get(model, pk)
     if row is None or row.context_id != g.context.id:
         abort(404)
     return row

@@ -9,7 +9,6 @@ from flask import g, request
 
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.mastery import DEFAULT_LEVELS, Competency
-from lti_tool.runtime import runtime
 from lti_tool.services import competency_import as csv_import
 from lti_tool.services import framework_formats as formats
 from lti_tool.services import setup_competencies as write
@@ -17,12 +16,13 @@ from lti_tool.services import setup_course as svc
 from lti_tool.services import setup_methods as calc
 from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
+from lti_tool.web.context import request_db
 from lti_tool.web.setup.common import Page, bp, own, render, saved
 from lti_tool.web.setup.forms import calculation_fields, competency_fields
 
 
 def competency_page(status: int = 200, **kw: Any) -> tuple[str, int]:
-    db = runtime().db()
+    db = request_db()
     comps = svc.competencies(db, g.context.id)
     by_id = {c.id: c for c in comps}
     return render(
@@ -46,7 +46,7 @@ def competencies(launch_id: str) -> Page:
 @bp.post("/c/<launch_id>/setup/competencies")
 @requires(TEACHER)
 def add_competency(launch_id: str) -> Page:
-    db = runtime().db()
+    db = request_db()
     values, errors = competency_fields(request.form, svc.competencies(db, g.context.id), None)
     if errors:
         return competency_page(422, form=request.form, errors=errors)
@@ -60,7 +60,7 @@ def add_competency(launch_id: str) -> Page:
 @bp.post("/c/<launch_id>/setup/competencies/import")
 @requires(TEACHER)
 def import_competencies(launch_id: str) -> Page:
-    db = runtime().db()
+    db = request_db()
     comps = svc.competencies(db, g.context.id)
     by_id = {c.id: c for c in comps}
     existing = {c.code: (by_id[c.parent_id].code if c.parent_id in by_id else None) for c in comps}
@@ -88,7 +88,7 @@ def import_competencies(launch_id: str) -> Page:
 
 
 def edit_page(comp: Competency, status: int = 200, **kw: Any) -> tuple[str, int]:
-    db = runtime().db()
+    db = request_db()
     comps = svc.competencies(db, g.context.id)
     scale = svc.scale_of(db, comp)
     doc = kw.pop("method_doc", None) or comp.method
@@ -119,7 +119,7 @@ def edit_competency(launch_id: str, comp_id: int) -> Page:
     comp: Competency = own(Competency, comp_id)
     if request.method == "GET":
         return edit_page(comp)
-    db = runtime().db()
+    db = request_db()
     values, errors = competency_fields(request.form, svc.competencies(db, g.context.id), comp)
     method_doc, method_errors = calc.method_from_form(request.form)
     calculation, calc_errors = calculation_fields(request.form, comp, method_doc)
@@ -151,7 +151,7 @@ def delete_competency(launch_id: str, comp_id: int) -> Page:
         return edit_page(comp, 422, delete_errors=["Tick the box to confirm the deletion."])
     title = comp.title
     try:
-        write.delete_competency(runtime().db(), comp, g.user.id)
+        write.delete_competency(request_db(), comp, g.user.id)
     except SetupRefused as refused:
         return edit_page(comp, 409, delete_errors=refused.details or [refused.message])
     return saved(f'Deleted "{title}".', ".competencies")

@@ -11,11 +11,11 @@ from lti_tool.ids import row_id
 from lti_tool.mastery.graph import parent_cycle
 from lti_tool.models.mastery import Competency, CourseLineItem, Scale
 from lti_tool.models.modules import Module
-from lti_tool.runtime import runtime
 from lti_tool.services import competency_import as csv_import
 from lti_tool.services import setup_course as svc
 from lti_tool.services.setup_competencies import Calculation, CompetencyValues
 from lti_tool.services.setup_modules import ModuleValues
+from lti_tool.web.context import request_db
 
 Errors = dict[str, str]
 
@@ -60,7 +60,7 @@ def calculation_fields(
     scale_id: int | None = None
     raw_scale = form.get("scale") or ""
     if raw_scale:
-        scale_row = runtime().db().get(Scale, sid) if (sid := row_id(raw_scale)) else None
+        scale_row = request_db().get(Scale, sid) if (sid := row_id(raw_scale)) else None
         if scale_row is None or scale_row.context_id != g.context.id:
             errors["scale"] = "Pick one of the scales."
         else:
@@ -79,7 +79,7 @@ def calculation_fields(
 
 
 def module_fields(form: Any, module: Module | None) -> tuple[ModuleValues, Errors]:
-    db = runtime().db()
+    db = request_db()
     errors: Errors = {}
     title = (form.get("title") or "").strip()
     if not title:

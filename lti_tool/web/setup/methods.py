@@ -10,12 +10,12 @@ from werkzeug.wrappers import Response
 from lti_tool.ids import row_id
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.mastery import Competency
-from lti_tool.runtime import runtime
 from lti_tool.services import setup_course as svc
 from lti_tool.services import setup_methods as calc
 from lti_tool.services import setup_scales as scales
 from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
+from lti_tool.web.context import request_db
 from lti_tool.web.setup.common import Page, bp, render, saved
 
 
@@ -26,7 +26,7 @@ def methods(launch_id: str) -> Page:
 
 
 def _methods_page(status: int = 200, **kw: Any) -> tuple[str, int]:
-    db = runtime().db()
+    db = request_db()
     comps = svc.competencies(db, g.context.id)
     doc = kw.pop("method_doc", None) or calc.course_default_method(comps)
     series, series_error = calc.parse_series(request.values.get("series"))
@@ -67,7 +67,7 @@ def set_default_method(launch_id: str) -> Page:
     if errors:
         return _methods_page(422, method_doc=doc, method_errors=errors)
     try:
-        count = calc.set_course_method(runtime().db(), g.context.id, g.user.id, doc)
+        count = calc.set_course_method(request_db(), g.context.id, g.user.id, doc)
     except SetupRefused as refused:
         return _methods_page(422, method_doc=doc, method_errors={"method": refused.message})
     return saved(
@@ -82,7 +82,7 @@ def set_scale(launch_id: str) -> Page:
     """One scale for the whole course, picked from the presets."""
     key = request.form.get("preset", "")
     try:
-        name = scales.set_course_scale(runtime().db(), g.context.id, g.user.id, key)
+        name = scales.set_course_scale(request_db(), g.context.id, g.user.id, key)
     except SetupRefused as refused:
         return _methods_page(422, scale_error=refused.message)
     return saved(f"Every competency now uses the scale {name}.", ".methods")
@@ -92,7 +92,7 @@ def set_scale(launch_id: str) -> Page:
 @requires(TEACHER)
 def method_example(launch_id: str) -> Response:
     """The live example, for the page's script to refresh as the teacher types."""
-    db = runtime().db()
+    db = request_db()
     doc, errors = calc.method_from_form(request.args)
     series, series_error = calc.parse_series(request.args.get("series"))
     scale = svc.default_scale()

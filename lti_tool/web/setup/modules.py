@@ -10,17 +10,17 @@ from flask import g, request
 from lti_tool import mastery as engine
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.modules import Module
-from lti_tool.runtime import runtime
 from lti_tool.services import setup_course as svc
 from lti_tool.services import setup_modules as write
 from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
+from lti_tool.web.context import request_db
 from lti_tool.web.setup.common import Page, bp, own, render, saved
 from lti_tool.web.setup.forms import module_fields
 
 
 def _modules_page(status: int = 200, **kw: Any) -> tuple[str, int]:
-    db = runtime().db()
+    db = request_db()
     mods = svc.modules(db, g.context.id)
     cat = svc.catalog(db, g.context.id)
     sentences = {}
@@ -64,14 +64,14 @@ def add_module(launch_id: str) -> Page:
     if errors:
         return _modules_page(422, form=request.form, errors=errors)
     try:
-        m = write.add_module(runtime().db(), g.context.id, g.user.id, values)
+        m = write.add_module(request_db(), g.context.id, g.user.id, values)
     except SetupRefused as refused:
         return _modules_page(422, form=request.form, errors={"form": refused.message})
     return saved(f'Added the module "{m.title}".', ".modules")
 
 
 def _module_page(m: Module, status: int = 200, **kw: Any) -> tuple[str, int]:
-    db = runtime().db()
+    db = request_db()
     items = svc.line_items(db, g.context.id)
     return render(
         "setup/module.html",
@@ -97,7 +97,7 @@ def edit_module(launch_id: str, module_id: int) -> Page:
     if errors:
         return _module_page(m, 422, form=request.form, errors=errors)
     try:
-        write.save_module(runtime().db(), m, g.user.id, values)
+        write.save_module(request_db(), m, g.user.id, values)
     except SetupRefused as refused:
         return _module_page(m, 422, form=request.form, errors={"form": refused.message})
     return saved(f'Saved "{m.title}".', ".edit_module", module_id=m.id)
@@ -108,7 +108,7 @@ def edit_module(launch_id: str, module_id: int) -> Page:
 def move_module(launch_id: str, module_id: int) -> Page:
     m: Module = own(Module, module_id)
     up = request.form.get("direction") == "up"
-    number = write.move_module(runtime().db(), m, g.user.id, up)
+    number = write.move_module(request_db(), m, g.user.id, up)
     return saved(f'"{m.title}" is now number {number}.', ".modules", _anchor=f"module-{m.id}")
 
 
@@ -120,7 +120,7 @@ def delete_module(launch_id: str, module_id: int) -> Page:
         return _module_page(m, 422, delete_errors=["Tick the box to confirm the deletion."])
     title = m.title
     try:
-        write.delete_module(runtime().db(), m, g.user.id)
+        write.delete_module(request_db(), m, g.user.id)
     except SetupRefused as refused:
         return _module_page(m, 409, delete_errors=refused.details or [refused.message])
     return saved(f'Deleted the module "{title}".', ".modules")

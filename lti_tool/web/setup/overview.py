@@ -6,17 +6,17 @@ from flask import g
 
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.platform import Registration
-from lti_tool.runtime import runtime
 from lti_tool.services import setup_course as svc
 from lti_tool.services.setup_methods import course_default_method, method_label
 from lti_tool.web.binding import requires
+from lti_tool.web.context import request_db
 from lti_tool.web.setup.common import Page, bp, render
 
 
 @bp.get("/c/<launch_id>/setup")
 @requires(TEACHER)
 def index(launch_id: str) -> Page:
-    db = runtime().db()
+    db = request_db()
     comps = svc.competencies(db, g.context.id)
     mods = svc.modules(db, g.context.id)
     links = svc.alignments(db, g.context.id)
@@ -33,7 +33,7 @@ def index(launch_id: str) -> Page:
 
 
 def _platform_kind() -> str:
-    reg = runtime().db().get(Registration, g.binding.registration_id)
+    reg = request_db().get(Registration, g.binding.registration_id)
     issuer = (reg.issuer if reg else "").lower()
     if "canvas" in issuer or "instructure" in issuer:
         return "canvas"

@@ -11,16 +11,16 @@ from lti_tool.ids import row_id
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.mastery import Competency
 from lti_tool.models.modules import Module
-from lti_tool.runtime import runtime
 from lti_tool.services import setup_course as svc
 from lti_tool.services import setup_templates as write
 from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
+from lti_tool.web.context import request_db
 from lti_tool.web.setup.common import Page, bp, render, saved
 
 
 def _templates_page(status: int = 200, **kw: Any) -> tuple[str, int]:
-    db = runtime().db()
+    db = request_db()
     return render(
         "setup/templates.html",
         status,
@@ -45,7 +45,7 @@ def templates(launch_id: str) -> Page:
 @requires(TEACHER)
 def template_chain(launch_id: str) -> Page:
     try:
-        count = write.chain(runtime().db(), g.context.id, g.user.id)
+        count = write.chain(request_db(), g.context.id, g.user.id)
     except SetupRefused as refused:
         return _refused(refused)
     return saved(
@@ -58,7 +58,7 @@ def template_chain(launch_id: str) -> Page:
 @bp.post("/c/<launch_id>/setup/templates/competency")
 @requires(TEACHER)
 def template_competency(launch_id: str) -> Page:
-    db = runtime().db()
+    db = request_db()
     raw_m, raw_c = request.form.get("module") or "", request.form.get("competency") or ""
     m = db.get(Module, mid) if (mid := row_id(raw_m)) else None
     c = db.get(Competency, cid) if (cid := row_id(raw_c)) else None
@@ -82,7 +82,7 @@ def template_choice(launch_id: str) -> Page:
     options = [row_id(v) for v in request.form.getlist("options")]
     title = (request.form.get("title") or "").strip() or "Choose a path"
     try:
-        choice, chosen = write.choice(runtime().db(), g.context.id, g.user.id, options, title)
+        choice, chosen = write.choice(request_db(), g.context.id, g.user.id, options, title)
     except SetupRefused as refused:
         return _refused(refused)
     names = ", ".join(f'"{m.title}"' for m in chosen)

@@ -13,19 +13,19 @@ from lti_tool import mastery as engine
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.mastery import DEFAULT_LEVELS
 from lti_tool.models.modules import Module
-from lti_tool.runtime import runtime
 from lti_tool.services import setup_course as svc
 from lti_tool.services import setup_rules as rules
 from lti_tool.services.setup_modules import save_rule
 from lti_tool.services.setup_tx import SetupRefused
 from lti_tool.web.binding import requires
+from lti_tool.web.context import request_db
 from lti_tool.web.setup.common import Page, bp, own, render, saved
 
 
 def _draft(m: Module) -> tuple[Any, bool, str | None]:
     """(rule draft, sticky, problem) from the posted builder or JSON, or the saved rule."""
     form = request.form
-    defaults = svc.builder_defaults(runtime().db(), g.context.id, m.id)
+    defaults = svc.builder_defaults(request_db(), g.context.id, m.id)
     if request.method != "POST":
         return (m.unlock_rule or {}).get("rule"), m.sticky, None
     if form.get("source") == "json":
@@ -66,7 +66,7 @@ def _read(m: Module) -> tuple[Any, bool, dict[str, Any], bool]:
 
 def _judge(m: Module, draft: Any, sticky: bool) -> dict[str, Any]:
     """The engine's reading of a draft: its sentence, or where each mistake is."""
-    cat = svc.catalog(runtime().db(), g.context.id)
+    cat = svc.catalog(request_db(), g.context.id)
     doc = {"mode": "sticky" if sticky else "reevaluated", "rule": draft}
     out: dict[str, Any] = {"doc": doc, "errors": {}, "top": [], "sentence": None, "outline": []}
     try:
@@ -82,7 +82,7 @@ def _judge(m: Module, draft: Any, sticky: bool) -> dict[str, Any]:
 def _rule_page(
     m: Module, draft: Any, sticky: bool, judged: dict[str, Any], status: int = 200, **kw: Any
 ) -> tuple[str, int]:
-    db = runtime().db()
+    db = request_db()
     comps = svc.competencies(db, g.context.id)
     levels = {c.code: [(lv.name, lv.name) for lv in svc.scale_of(db, c).levels] for c in comps}
     others = [o for o in svc.modules(db, g.context.id) if o.id != m.id]
@@ -126,7 +126,7 @@ def rule(launch_id: str, module_id: int) -> Page:
         return _rule_page(m, draft, sticky, judged, 422)
     doc = judged["doc"] if draft is not None or sticky else None
     try:
-        save_rule(runtime().db(), m, g.user.id, doc, sticky)
+        save_rule(request_db(), m, g.user.id, doc, sticky)
     except SetupRefused as refused:
         _place(judged, draft, refused.message.split(": ", 1)[0], refused.message)
         judged["sentence"] = None
