@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import jwt
-from flask import Flask, render_template, request
+from flask import Blueprint, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -26,7 +26,7 @@ from lti_tool.sandbox.models import (
     SandboxPlatform,
     SandboxTool,
 )
-from lti_tool.sandbox.services import Sandbox, tool_key
+from lti_tool.sandbox.services import Sandbox, current_sandbox, tool_key
 from lti_tool.store import DatabaseStore
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -168,51 +168,53 @@ def add_items(
     return added
 
 
-def register(app: Flask, sb: Sandbox) -> None:
-    def answer(platform: SandboxPlatform, course_id: int | None, tool_id: int | None) -> Any:
-        course = sb.db().get(SandboxCourse, course_id or 0)
-        if course is None or course.platform_id != platform.id or tool_id is None:
-            return page(platform, None, 404, "No such course or tool in this platform.")
-        try:
-            tool, claims = verify_response(
-                sb, platform, course, tool_id, request.form.get("JWT", "")
-            )
-        except Refused as exc:
-            sb.db().rollback()
-            return page(platform, course, 400, str(exc))
-        added = add_items(sb, platform, course, tool, claims.get(DL + "content_items", []))
-        return page(platform, course, 200, None, claims, added)
+bp = Blueprint("deep_linking", __name__)
 
-    def page(
-        platform: SandboxPlatform,
-        course: SandboxCourse | None,
-        status: int,
-        error: str | None,
-        claims: dict[str, Any] | None = None,
-        added: list[tuple[SandboxLink, SandboxLineItem | None]] | None = None,
-    ) -> Response:
-        claims = claims or {}
-        html = render_template(
-            "sandbox/deep_link_result.html",
-            platform=platform,
-            course=course,
-            error=error,
-            added=added or [],
-            msg=claims.get(DL + "msg"),
-            errormsg=claims.get(DL + "errormsg"),
-            log=claims.get(DL + "log"),
-            errorlog=claims.get(DL + "errorlog"),
-        )
-        return Response(html, status=status, content_type="text/html; charset=utf-8")
 
-    @app.post("/<slug>/courses/<int:course_id>/deep_linking_response")
-    def canvas_deep_linking_response(slug: str, course_id: int) -> Any:
-        platform = sb.platform(slug, "canvas")
-        return answer(platform, course_id, request.args.get("tool", type=int))
+def answer(platform: SandboxPlatform, course_id: int | None, tool_id: int | None) -> Any:
+    sb = current_sandbox()
+    course = sb.db().get(SandboxCourse, course_id or 0)
+    if course is None or course.platform_id != platform.id or tool_id is None:
+        return page(platform, None, 404, "No such course or tool in this platform.")
+    try:
+        tool, claims = verify_response(sb, platform, course, tool_id, request.form.get("JWT", ""))
+    except Refused as exc:
+        sb.db().rollback()
+        return page(platform, course, 400, str(exc))
+    added = add_items(sb, platform, course, tool, claims.get(DL + "content_items", []))
+    return page(platform, course, 200, None, claims, added)
 
-    @app.post("/<slug>/mod/lti/contentitem_return.php")
-    def moodle_contentitem_return(slug: str) -> Any:
-        platform = sb.platform(slug, "moodle")
-        return answer(
-            platform, request.args.get("course", type=int), request.args.get("id", type=int)
-        )
+
+def page(
+    platform: SandboxPlatform,
+    course: SandboxCourse | None,
+    status: int,
+    error: str | None,
+    claims: dict[str, Any] | None = None,
+    added: list[tuple[SandboxLink, SandboxLineItem | None]] | None = None,
+) -> Response:
+    claims = claims or {}
+    html = render_template(
+        "sandbox/deep_link_result.html",
+        platform=platform,
+        course=course,
+        error=error,
+        added=added or [],
+        msg=claims.get(DL + "msg"),
+        errormsg=claims.get(DL + "errormsg"),
+        log=claims.get(DL + "log"),
+        errorlog=claims.get(DL + "errorlog"),
+    )
+    return Response(html, status=status, content_type="text/html; charset=utf-8")
+
+
+@bp.post("/<slug>/courses/<int:course_id>/deep_linking_response")
+def canvas_deep_linking_response(slug: str, course_id: int) -> Any:
+    platform = current_sandbox().platform(slug, "canvas")
+    return answer(platform, course_id, request.args.get("tool", type=int))
+
+
+@bp.post("/<slug>/mod/lti/contentitem_return.php")
+def moodle_contentitem_return(slug: str) -> Any:
+    platform = current_sandbox().platform(slug, "moodle")
+    return answer(platform, request.args.get("course", type=int), request.args.get("id", type=int))

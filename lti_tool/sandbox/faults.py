@@ -14,21 +14,16 @@ from __future__ import annotations
 import math
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, jsonify, request
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from lti_tool.sandbox.models import SandboxFaults, SandboxPlatform
-from lti_tool.sandbox.services import TTLCache
 
 KINDS = ("500", "503", "429", "403", "drop")
-# The endpoints the switch covers (registered by app.py, nrps.py and ags.py).
-FAULTY_ENDPOINTS: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ def validate(changes: dict[str, Any], current: FaultSettings) -> FaultSettings:
 # How long a process trusts the switch it read: a change made in another process (the CLI,
 # another gunicorn worker) shows within this; one this process commits shows at once.
 FAULTS_TTL = 1.0
-_FAULTS = select(
+FAULTS_QUERY = select(
     SandboxFaults.error_rate,
     SandboxFaults.kinds,
     SandboxFaults.retry_after,
@@ -173,79 +168,3 @@ def drop_connection(environ: dict[str, Any]) -> Response:
     except OSError:
         pass
     return Response(b"", status=500)
-
-
-def register(app: Flask, sb: Any) -> FaultPlan:
-    plan = FaultPlan()
-    # platform id -> its switch, read at most once per FAULTS_TTL (see TTLCache)
-    cache: TTLCache[int, FaultSettings] = TTLCache(FAULTS_TTL)
-
-    def current(platform_id: int) -> FaultSettings:
-        settings = cache.get(platform_id)
-        if settings is None:
-            row = sb.conn().execute(_FAULTS, {"platform": platform_id}).one_or_none()
-            settings = (
-                FaultSettings()
-                if row is None
-                else FaultSettings(row[0], tuple(row[1] or ()), row[2], row[3])
-            )
-            cache.put(platform_id, settings)
-        return settings
-
-    @app.before_request
-    def inject() -> Response | None:
-        if request.endpoint not in FAULTY_ENDPOINTS or not request.view_args:
-            return None
-        platform = sb.find_platform(str(request.view_args.get("slug", "")))
-        if platform is None:
-            return None
-        platform_id = platform.id
-        settings = current(platform_id)
-        if settings.latency_ms:
-            time.sleep(settings.latency_ms / 1000)
-        kind = plan.next_fault(platform_id, settings)
-        if kind is None:
-            return None
-        if kind == "drop":
-            return drop_connection(request.environ)
-        if kind == "429":
-            return Response(
-                "Rate Limit Exceeded",
-                status=429,
-                headers={"Retry-After": str(settings.retry_after)},
-                content_type="text/plain",
-            )
-        if kind == "403":
-            # Canvas' throttling answer (lib/api.rb): a 403 that means "slow down".
-            return Response(
-                "403 Forbidden (Rate Limit Exceeded)\n",
-                status=403,
-                headers={"X-Rate-Limit-Remaining": "0.0"},
-                content_type="text/plain",
-            )
-        return Response(
-            f"Sandbox fault injected: {kind}", status=int(kind), content_type="text/plain"
-        )
-
-    def platform_id_or_404(slug: str) -> int:
-        return int(sb.platform(slug).id)
-
-    @app.get("/<slug>/faults")
-    def faults_get(slug: str) -> Response:
-        return jsonify(read_faults(sb.db(), platform_id_or_404(slug)).as_dict())
-
-    @app.post("/<slug>/faults")
-    def faults_set(slug: str) -> Any:
-        platform_id = platform_id_or_404(slug)
-        body = request.get_json(force=True, silent=True)
-        if not isinstance(body, dict):
-            return jsonify({"error": "expected a JSON object"}), 400
-        try:
-            new = validate(body, read_faults(sb.db(), platform_id))
-        except ValueError as exc:
-            return jsonify({"error": str(exc)}), 400
-        write_faults(sb.db(), platform_id, new)
-        plan.reset(platform_id)
-        return jsonify(new.as_dict())
-
-    return plan

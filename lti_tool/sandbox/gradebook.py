@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -23,7 +23,7 @@ from lti_tool.sandbox.models import (
     SandboxResult,
     SandboxUser,
 )
-from lti_tool.sandbox.services import Sandbox
+from lti_tool.sandbox.services import current_sandbox
 
 PAGE = 100
 
@@ -131,90 +131,99 @@ def set_grade(
     return result
 
 
-def register(app: Flask, sb: Sandbox) -> None:
-    def course_of(slug: str, course_id: int) -> tuple[object, SandboxCourse]:
-        platform = sb.platform(slug)
-        course = sb.db().get(SandboxCourse, course_id)
-        if course is None or course.platform_id != platform.id:
-            abort(404)
-        return platform, course
+bp = Blueprint("gradebook", __name__)
 
-    def teacher(course: SandboxCourse) -> SandboxUser | None:
-        return sb.db().scalar(
-            select(SandboxUser)
-            .join(SandboxEnrollment, SandboxEnrollment.user_id == SandboxUser.id)
-            .where(SandboxEnrollment.course_id == course.id, SandboxEnrollment.role == "teacher")
-            .order_by(SandboxUser.id)
-            .limit(1)
+
+def course_of(slug: str, course_id: int) -> tuple[object, SandboxCourse]:
+    sb = current_sandbox()
+    platform = sb.platform(slug)
+    course = sb.db().get(SandboxCourse, course_id)
+    if course is None or course.platform_id != platform.id:
+        abort(404)
+    return platform, course
+
+
+def teacher(course: SandboxCourse) -> SandboxUser | None:
+    db = current_sandbox().db()
+    return db.scalar(
+        select(SandboxUser)
+        .join(SandboxEnrollment, SandboxEnrollment.user_id == SandboxUser.id)
+        .where(SandboxEnrollment.course_id == course.id, SandboxEnrollment.role == "teacher")
+        .order_by(SandboxUser.id)
+        .limit(1)
+    )
+
+
+@bp.get("/<slug>/courses/<int:course_id>/gradebook")
+def gradebook_page(slug: str, course_id: int) -> str:
+    platform, course = course_of(slug, course_id)
+    sb = current_sandbox()
+    page = max(request.args.get("page", 1, type=int), 1)
+    book = gradebook(sb.db(), course.id, (page - 1) * PAGE, PAGE)
+    pages = max((book.students + PAGE - 1) // PAGE, 1)
+    return render_template(
+        "sandbox/gradebook.html",
+        platform=platform,
+        course=course,
+        book=book,
+        page=page,
+        pages=pages,
+        teacher=teacher(course),
+        saved=request.args.get("saved", type=int),
+        errors=request.args.getlist("error"),
+    )
+
+
+@bp.post("/<slug>/courses/<int:course_id>/gradebook")
+def gradebook_save(slug: str, course_id: int) -> Response:
+    _platform, course = course_of(slug, course_id)
+    sb = current_sandbox()
+    page = max(request.form.get("page", 1, type=int), 1)
+    items = {
+        i.id: i
+        for i in sb.db().scalars(
+            select(SandboxLineItem).where(SandboxLineItem.course_id == course.id)
         )
-
-    @app.get("/<slug>/courses/<int:course_id>/gradebook")
-    def gradebook_page(slug: str, course_id: int) -> str:
-        platform, course = course_of(slug, course_id)
-        page = max(request.args.get("page", 1, type=int), 1)
-        book = gradebook(sb.db(), course.id, (page - 1) * PAGE, PAGE)
-        pages = max((book.students + PAGE - 1) // PAGE, 1)
-        return render_template(
-            "sandbox/gradebook.html",
-            platform=platform,
-            course=course,
-            book=book,
-            page=page,
-            pages=pages,
-            teacher=teacher(course),
-            saved=request.args.get("saved", type=int),
-            errors=request.args.getlist("error"),
-        )
-
-    @app.post("/<slug>/courses/<int:course_id>/gradebook")
-    def gradebook_save(slug: str, course_id: int) -> Response:
-        _platform, course = course_of(slug, course_id)
-        page = max(request.form.get("page", 1, type=int), 1)
-        items = {
-            i.id: i
-            for i in sb.db().scalars(
-                select(SandboxLineItem).where(SandboxLineItem.course_id == course.id)
+    }
+    students = set(
+        sb.db().scalars(
+            select(SandboxEnrollment.user_id).where(
+                SandboxEnrollment.course_id == course.id, SandboxEnrollment.role == "student"
             )
-        }
-        students = set(
-            sb.db().scalars(
-                select(SandboxEnrollment.user_id).where(
-                    SandboxEnrollment.course_id == course.id, SandboxEnrollment.role == "student"
-                )
-            )
         )
-        saved, errors = 0, []
-        for name, value in request.form.items():
-            if not name.startswith("grade-"):
-                continue
+    )
+    saved, errors = 0, []
+    for name, value in request.form.items():
+        if not name.startswith("grade-"):
+            continue
+        try:
+            item_id, user_id = (int(p) for p in name.removeprefix("grade-").split("-"))
+        except ValueError:
+            continue
+        if item_id not in items or user_id not in students:
+            continue
+        before = request.form.get(f"was-{item_id}-{user_id}", "")
+        value = value.strip()
+        if value == before.strip():
+            continue  # unchanged cell
+        if value == "":
+            points = None
+        else:
             try:
-                item_id, user_id = (int(p) for p in name.removeprefix("grade-").split("-"))
+                points = float(value)
             except ValueError:
+                errors.append(f"{value!r} is not a number")
                 continue
-            if item_id not in items or user_id not in students:
-                continue
-            before = request.form.get(f"was-{item_id}-{user_id}", "")
-            value = value.strip()
-            if value == before.strip():
-                continue  # unchanged cell
-            if value == "":
-                points = None
-            else:
-                try:
-                    points = float(value)
-                except ValueError:
-                    errors.append(f"{value!r} is not a number")
-                    continue
-            set_grade(sb.db(), item_id, user_id, points)
-            saved += 1
-        return redirect(  # type: ignore[return-value]
-            url_for(
-                "gradebook_page",
-                slug=slug,
-                course_id=course.id,
-                page=page,
-                saved=saved,
-                error=errors,
-            ),
-            303,
-        )
+        set_grade(sb.db(), item_id, user_id, points)
+        saved += 1
+    return redirect(  # type: ignore[return-value]
+        url_for(
+            ".gradebook_page",
+            slug=slug,
+            course_id=course.id,
+            page=page,
+            saved=saved,
+            error=errors,
+        ),
+        303,
+    )

@@ -13,22 +13,22 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request
+from flask import Blueprint, request
 from sqlalchemy import bindparam, func, select
 from werkzeug.wrappers import Response
 
-from lti_tool.sandbox.faults import FAULTY_ENDPOINTS
+from lti_tool.sandbox.fault_endpoints import inject_fault
 from lti_tool.sandbox.models import SandboxEnrollment, SandboxLink, SandboxUser
 from lti_tool.sandbox.platform import MEMBERSHIP
 from lti_tool.sandbox.services import (
     MEMBERSHIP_READ,
     CourseRow,
     PlatformRow,
-    Sandbox,
     ServiceError,
     ToolRow,
     authenticate,
     canvas_course,
+    current_sandbox,
     json_response,
     moodle_course,
     service_view,
@@ -145,98 +145,108 @@ COUNT = {
 }
 
 
-def register(app: Flask, sb: Sandbox) -> None:
-    def check_rlid(course: CourseRow, tool: ToolRow, missing_status: int) -> None:
-        rlid = request.args.get("rlid")
-        if not rlid:
-            return
-        link = sb.db().scalar(
-            select(SandboxLink.id).where(
-                SandboxLink.course_id == course.id,
-                SandboxLink.tool_id == tool.id,
-                SandboxLink.lti_id == rlid,
-            )
+bp = Blueprint("nrps", __name__)
+bp.before_request(inject_fault)
+
+
+def check_rlid(course: CourseRow, tool: ToolRow, missing_status: int) -> None:
+    rlid = request.args.get("rlid")
+    if not rlid:
+        return
+    db = current_sandbox().db()
+    link = db.scalar(
+        select(SandboxLink.id).where(
+            SandboxLink.course_id == course.id,
+            SandboxLink.tool_id == tool.id,
+            SandboxLink.lti_id == rlid,
         )
-        if link is None:
-            raise ServiceError(
-                missing_status, "Tool does not have access to rlid or rlid does not exist"
-            )
-
-    def memberships(platform: PlatformRow, course: CourseRow) -> tuple[Any, int, int | None, int]:
-        """(rows, total, page size or None for all, offset) for this request."""
-        shape = platform.shape
-        role = request.args.get("role", "")
-        roles = roles_matching(shape, role) if role else None
-        params: dict[str, Any] = {"course": course.id}
-        if roles is not None:
-            params["roles"] = roles
-        limit = request.args.get("limit", type=int) or 0
-        if shape == "canvas":
-            size = min(limit, CANVAS_PAGE) if limit > 0 else CANVAS_PAGE
-            if limit <= 0 and request.args.get("per_page", type=int):
-                size = min(max(request.args.get("per_page", type=int) or 1, 1), CANVAS_PAGE)
-            page = max(request.args.get("page", type=int) or 1, 1)
-            offset = (page - 1) * size
-        elif limit > 0:
-            size = limit
-            offset = max(request.args.get("from", type=int) or 0, 0)
-        else:
-            size, offset = None, 0
-        conn = sb.conn()
-        if size is not None:
-            params["limit"], params["offset"] = size, offset
-        rows = conn.execute(MEMBERS[roles is not None, size is not None], params).all()
-        if size is None or (len(rows) < size and (rows or offset == 0)):
-            total = offset + len(rows)  # the last page: no need to count
-        else:
-            total = conn.execute(COUNT[roles is not None], params).scalar_one()
-        return rows, total, size, offset
-
-    def container(course: CourseRow, shape: str, rows: Any) -> dict[str, Any]:
-        return {
-            "id": request.base_url if shape == "moodle" else request.url,
-            "context": {"id": course.lti_context_id, "label": course.label, "title": course.title},
-            "members": [_member(shape, m) for m in rows],
-        }
-
-    def canvas_nrps(slug: str, course_id: int) -> Response:
-        platform = sb.platform(slug, "canvas")
-        course = canvas_course(sb, platform, course_id)
-        caller = authenticate(sb, platform, course, [MEMBERSHIP_READ], 401)
-        check_rlid(course, caller.tool, 400)
-        rows, total, size, offset = memberships(platform, course)
-        assert size is not None
-        resp = json_response(container(course, "canvas", rows), MEDIA_TYPE)
-        resp.headers["Link"] = canvas_links(request.base_url, request.args, total, size, offset)
-        return resp
-
-    def moodle_nrps(slug: str, context_id: str, type_id: str) -> Response:
-        platform = sb.platform(slug, "moodle")
-        course = moodle_course(sb, platform, context_id)
-        caller = authenticate(sb, platform, course, [MEMBERSHIP_READ], 403)
-        if type_id != caller.tool.deployment_id:
-            raise ServiceError(404, "Not Found")
-        check_rlid(course, caller.tool, 404)
-        rows, total, size, offset = memberships(platform, course)
-        resp = json_response(container(course, "moodle", rows), MEDIA_TYPE)
-        if size is not None and offset + size < total:
-            params = {"limit": size, "from": offset + size}
-            if request.args.get("role"):
-                params["role"] = request.args["role"]
-            resp.headers["Link"] = f'<{request.base_url}?{urlencode(params)}>; rel="next"'
-        return resp
-
-    app.add_url_rule(
-        "/<slug>/api/lti/courses/<int:course_id>/names_and_roles",
-        "canvas_nrps",
-        service_view("canvas", canvas_nrps),
     )
-    app.add_url_rule(
-        "/<slug>/mod/lti/services.php/CourseSection/<context_id>/bindings/<type_id>/memberships",
-        "moodle_nrps",
-        service_view("moodle", moodle_nrps),
-    )
-    FAULTY_ENDPOINTS.update({"canvas_nrps", "moodle_nrps"})
+    if link is None:
+        raise ServiceError(
+            missing_status, "Tool does not have access to rlid or rlid does not exist"
+        )
+
+
+def memberships(platform: PlatformRow, course: CourseRow) -> tuple[Any, int, int | None, int]:
+    """(rows, total, page size or None for all, offset) for this request."""
+    shape = platform.shape
+    role = request.args.get("role", "")
+    roles = roles_matching(shape, role) if role else None
+    params: dict[str, Any] = {"course": course.id}
+    if roles is not None:
+        params["roles"] = roles
+    limit = request.args.get("limit", type=int) or 0
+    if shape == "canvas":
+        size = min(limit, CANVAS_PAGE) if limit > 0 else CANVAS_PAGE
+        if limit <= 0 and request.args.get("per_page", type=int):
+            size = min(max(request.args.get("per_page", type=int) or 1, 1), CANVAS_PAGE)
+        page = max(request.args.get("page", type=int) or 1, 1)
+        offset = (page - 1) * size
+    elif limit > 0:
+        size = limit
+        offset = max(request.args.get("from", type=int) or 0, 0)
+    else:
+        size, offset = None, 0
+    conn = current_sandbox().conn()
+    if size is not None:
+        params["limit"], params["offset"] = size, offset
+    rows = conn.execute(MEMBERS[roles is not None, size is not None], params).all()
+    if size is None or (len(rows) < size and (rows or offset == 0)):
+        total = offset + len(rows)  # the last page: no need to count
+    else:
+        total = conn.execute(COUNT[roles is not None], params).scalar_one()
+    return rows, total, size, offset
+
+
+def container(course: CourseRow, shape: str, rows: Any) -> dict[str, Any]:
+    return {
+        "id": request.base_url if shape == "moodle" else request.url,
+        "context": {"id": course.lti_context_id, "label": course.label, "title": course.title},
+        "members": [_member(shape, m) for m in rows],
+    }
+
+
+def canvas_nrps(slug: str, course_id: int) -> Response:
+    sb = current_sandbox()
+    platform = sb.platform(slug, "canvas")
+    course = canvas_course(sb, platform, course_id)
+    caller = authenticate(sb, platform, course, [MEMBERSHIP_READ], 401)
+    check_rlid(course, caller.tool, 400)
+    rows, total, size, offset = memberships(platform, course)
+    assert size is not None
+    resp = json_response(container(course, "canvas", rows), MEDIA_TYPE)
+    resp.headers["Link"] = canvas_links(request.base_url, request.args, total, size, offset)
+    return resp
+
+
+def moodle_nrps(slug: str, context_id: str, type_id: str) -> Response:
+    sb = current_sandbox()
+    platform = sb.platform(slug, "moodle")
+    course = moodle_course(sb, platform, context_id)
+    caller = authenticate(sb, platform, course, [MEMBERSHIP_READ], 403)
+    if type_id != caller.tool.deployment_id:
+        raise ServiceError(404, "Not Found")
+    check_rlid(course, caller.tool, 404)
+    rows, total, size, offset = memberships(platform, course)
+    resp = json_response(container(course, "moodle", rows), MEDIA_TYPE)
+    if size is not None and offset + size < total:
+        params = {"limit": size, "from": offset + size}
+        if request.args.get("role"):
+            params["role"] = request.args["role"]
+        resp.headers["Link"] = f'<{request.base_url}?{urlencode(params)}>; rel="next"'
+    return resp
+
+
+bp.add_url_rule(
+    "/<slug>/api/lti/courses/<int:course_id>/names_and_roles",
+    "canvas_nrps",
+    service_view("canvas", canvas_nrps),
+)
+bp.add_url_rule(
+    "/<slug>/mod/lti/services.php/CourseSection/<context_id>/bindings/<type_id>/memberships",
+    "moodle_nrps",
+    service_view("moodle", moodle_nrps),
+)
 
 
 def canvas_links(base: str, args: Any, total: int, size: int, offset: int) -> str:

@@ -9,28 +9,30 @@ line only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
+from itsdangerous import URLSafeTimedSerializer
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from lti_tool.clients.http import HttpError, RequestsHttpClient
 from lti_tool.models.store import StoreEntry
 from lti_tool.runtime import Runtime
+from lti_tool.sandbox.cache import TTLCache
+from lti_tool.sandbox.faults import FAULTS_TTL, FaultPlan, FaultSettings
 from lti_tool.sandbox.models import (
     SandboxCourse,
-    SandboxFaults,
     SandboxLink,
     SandboxPlatform,
     SandboxTool,
@@ -57,68 +59,6 @@ CANVAS_TYPES = {
     412: "precondition_failed",
     422: "unprocessable_entity",
 }
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class TTLCache(Generic[K, V]):
-    """A per-process map whose entries are trusted for `ttl` seconds: what the sandbox keeps
-    of rows that only an admin changes, so that each gunicorn worker sees a change within
-    `ttl` without asking the database on every call. A change this process commits through
-    the ORM empties every cache at once (see `_changed`). Only found rows are kept (a miss
-    asks again)."""
-
-    _all: weakref.WeakSet[TTLCache[Any, Any]] = weakref.WeakSet()
-
-    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: dict[K, tuple[V, float]] = {}
-        TTLCache._all.add(self)
-
-    def get(self, key: K) -> V | None:
-        hit = self._entries.get(key)
-        if hit is None:
-            return None
-        if hit[1] < time.monotonic():
-            self._entries.pop(key, None)
-            return None
-        return hit[0]
-
-    def put(self, key: K, value: V) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (value, time.monotonic() + self.ttl)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    @classmethod
-    def clear_all(cls, *_args: Any) -> None:
-        for cache in list(cls._all):
-            cache.clear()
-
-
-def _changed(_mapper: Any, _connection: Any, target: Any) -> None:
-    """A cached kind of row was written in this process: forget every cached row now, and
-    again when the change is committed (a call in between may have read the old row)."""
-    TTLCache.clear_all()
-    session = object_session(target)
-    if session is not None and not session.info.get("sandbox_caches_stale"):
-        session.info["sandbox_caches_stale"] = True
-        event.listen(session, "after_commit", _committed, once=True)
-
-
-def _committed(session: Session) -> None:
-    session.info.pop("sandbox_caches_stale", None)
-    TTLCache.clear_all()
-
-
-for _model in (SandboxPlatform, SandboxCourse, SandboxTool, SandboxFaults):
-    for _event in ("after_insert", "after_update", "after_delete"):
-        event.listen(_model, _event, _changed)
 
 
 # Snapshots of the rows a service call needs, kept per process (see Sandbox): platforms,
@@ -201,7 +141,7 @@ class ServiceError(Exception):
 
 @dataclass
 class Sandbox:
-    """The sandbox app's shared parts, handed to each module's `register`."""
+    """The sandbox app's shared parts (app.extensions["sandbox"]; `current_sandbox()`)."""
 
     settings: Settings
     rt: Runtime
@@ -216,6 +156,25 @@ class Sandbox:
     linked: set[tuple[int, int]] = field(default_factory=set)
     tokens: dict[str, tuple[Any, int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # AGS user lookups: platform id -> (user count when loaded, {lti_sub: user id},
+    # {user id: lti_sub}); users are never renamed or deleted, so the maps are reloaded only
+    # when the platform has new users (see ags_access.find_user).
+    subs: dict[int, tuple[int, dict[str, int], dict[int, str]]] = field(default_factory=dict)
+    # The fault switch: call counters, and each platform's switch read at most once per
+    # FAULTS_TTL (see fault_endpoints).
+    fault_plan: FaultPlan = field(default_factory=FaultPlan)
+    fault_settings: TTLCache[int, FaultSettings] = field(
+        default_factory=lambda: TTLCache(FAULTS_TTL)
+    )
+
+    @property
+    def secret(self) -> str:
+        """The sandbox's own secret (its session cookie, its login hints), from the tool's."""
+        return hashlib.sha256(("sandbox:" + self.settings.secret_key).encode()).hexdigest()
+
+    @property
+    def hints(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.secret, salt="lti-message-hint")
 
     def db(self) -> Session:
         if "db" not in g:
@@ -316,6 +275,11 @@ class Sandbox:
                 self.tokens = kept if len(kept) < 5_000 else {}
             self.tokens[token] = (entry, row.expires_at)
         return entry
+
+
+def current_sandbox() -> Sandbox:
+    """The Sandbox of the app handling this request."""
+    return current_app.extensions["sandbox"]  # type: ignore[no-any-return]
 
 
 def json_response(body: Any, content_type: str, status: int = 200) -> Response:
