@@ -25,7 +25,7 @@ from lti_tool.models.modules import Module
 from lti_tool.models.platform import Registration
 from lti_tool.models.types import utcnow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("lti_tool.launch")  # the launch's log, as web/lti.py
 
 
 @dataclass(frozen=True)
