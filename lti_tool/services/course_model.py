@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool import mastery as engine
+from lti_tool import mastery
 from lti_tool.lti.roles import STUDENT
 from lti_tool.models.course import Membership
 from lti_tool.models.mastery import (
@@ -30,10 +30,10 @@ from lti_tool.models.mastery import (
 from lti_tool.models.modules import Module
 
 
-def engine_scale(levels: list[dict[str, Any]]) -> engine.Scale:
-    return engine.Scale(
+def engine_scale(levels: list[dict[str, Any]]) -> mastery.Scale:
+    return mastery.Scale(
         tuple(
-            engine.Level(
+            mastery.Level(
                 name=str(lv["name"]),
                 points=float(lv["points"]),
                 colour=str(lv.get("color") or lv.get("colour") or "#555555"),
@@ -74,19 +74,19 @@ def levels_of(session: Session, comp: Competency) -> list[dict[str, Any]]:
     return CourseScales({row.id: row.levels} if row else {}).levels(comp.scale_id)
 
 
-def scale_of(session: Session, comp: Competency) -> engine.Scale:
+def scale_of(session: Session, comp: Competency) -> mastery.Scale:
     return engine_scale(levels_of(session, comp))
 
 
-def default_scale() -> engine.Scale:
+def default_scale() -> mastery.Scale:
     return engine_scale(DEFAULT_LEVELS)
 
 
-def _rollup(data: dict[str, Any]) -> engine.RollUp:
+def _rollup(data: dict[str, Any]) -> mastery.RollUp:
     if not data:
-        return engine.RollUp()
-    return engine.RollUp(
-        kind=engine.RollUpKind(data.get("kind", "average")),
+        return mastery.RollUp()
+    return mastery.RollUp(
+        kind=mastery.RollUpKind(data.get("kind", "average")),
         weights=dict(data.get("weights") or {}),
         required=tuple(data.get("required") or ()),
     )
@@ -96,9 +96,9 @@ def _rollup(data: dict[str, Any]) -> engine.RollUp:
 class CourseSnapshot:
     """A course as the engine sees it, with the maps back to rows."""
 
-    model: engine.CourseModel
+    model: mastery.CourseModel
     competencies: dict[str, Competency]  # code -> row
-    scales: dict[str, engine.Scale]  # code -> scale
+    scales: dict[str, mastery.Scale]  # code -> scale
     modules: dict[str, Module]  # engine id -> row
     students: tuple[str, ...]
     aligned_items: dict[int, list[Competency]] = field(default_factory=dict)
@@ -116,20 +116,20 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
     )
     by_id = {c.id: c for c in rows}
     comps = []
-    comp_scales: dict[str, engine.Scale] = {}
+    comp_scales: dict[str, mastery.Scale] = {}
     for c in rows:
         scale = scales[course_scales.key(c.scale_id)]
         comp_scales[c.code] = scale
         parent = by_id.get(c.parent_id or 0)
         comps.append(
-            engine.CompetencySpec(
+            mastery.CompetencySpec(
                 code=c.code,
                 title=c.title,
                 parent=parent.code if parent else None,
                 scale=scale,
-                method=engine.method_from_json(c.method),
+                method=mastery.method_from_json(c.method),
                 min_evidence=c.min_evidence,
-                order_by=engine.OrderBy(c.order_by),
+                order_by=mastery.OrderBy(c.order_by),
                 rollup=_rollup(c.rollup),
                 description=c.description,
             )
@@ -138,7 +138,7 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
         session.scalars(select(CourseLineItem).where(CourseLineItem.context_id == context_id))
     )
     items = [
-        engine.LineItem(str(li.id), li.label or li.url, li.score_maximum or 100.0)
+        mastery.LineItem(str(li.id), li.label or li.url, li.score_maximum or 100.0)
         for li in columns
         if li.gone_at is None
     ]
@@ -160,16 +160,16 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
         if a.module_id is not None:
             module_comps.setdefault(a.module_id, []).append(comp.code)
     item_of_url = {li.url: str(li.id) for li in columns}
-    bare = [engine.Module(str(m.id), m.title) for m in module_rows]
-    catalog = engine.Catalog.of(comps, bare, items)
+    bare = [mastery.Module(str(m.id), m.title) for m in module_rows]
+    catalog = mastery.Catalog.of(comps, bare, items)
     modules = []
     for m in module_rows:
-        unlock = engine.parse_unlock(m.unlock_rule, catalog, module=str(m.id))
-        if m.sticky and unlock.mode is not engine.UnlockMode.STICKY:
-            unlock = engine.Unlock(rule=unlock.rule, mode=engine.UnlockMode.STICKY)
+        unlock = mastery.parse_unlock(m.unlock_rule, catalog, module=str(m.id))
+        if m.sticky and unlock.mode is not mastery.UnlockMode.STICKY:
+            unlock = mastery.Unlock(rule=unlock.rule, mode=mastery.UnlockMode.STICKY)
         line_item = item_of_url.get(m.lineitem_url or "")
         modules.append(
-            engine.Module(
+            mastery.Module(
                 id=str(m.id),
                 title=m.title,
                 unlock=unlock,
@@ -189,7 +189,7 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
         )
     )
     return CourseSnapshot(
-        model=engine.build_course(comps, modules, items),
+        model=mastery.build_course(comps, modules, items),
         competencies={c.code: c for c in rows},
         scales=comp_scales,
         modules={str(m.id): m for m in module_rows},
@@ -203,14 +203,14 @@ def load_facts(
     context_id: int,
     snapshot: CourseSnapshot,
     only: int | Collection[int] | None = None,
-) -> engine.ClassFacts:
+) -> mastery.ClassFacts:
     """The course's facts, or only some students' (`only`): a page for one student, or a
     recompute after new evidence for a few, reads only theirs."""
     who = [only] if isinstance(only, int) else list(only) if only is not None else None
     code_of = {c.id: code for code, c in snapshot.competencies.items()}
     students = set(snapshot.students)
     evidence = []
-    scores: dict[tuple[str, str], engine.LineItemScore] = {}
+    scores: dict[tuple[str, str], mastery.LineItemScore] = {}
     live = select(Evidence).where(
         Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None)
     )
@@ -221,7 +221,7 @@ def load_facts(
         if student not in students or e.competency_id not in code_of:
             continue
         evidence.append(
-            engine.Evidence(
+            mastery.Evidence(
                 id=str(e.id),
                 student=student,
                 competency=code_of[e.competency_id],
@@ -232,13 +232,13 @@ def load_facts(
             )
         )
         if e.line_item_id is not None and e.raw_score is not None:
-            scores[(student, str(e.line_item_id))] = engine.LineItemScore(
+            scores[(student, str(e.line_item_id))] = mastery.LineItemScore(
                 student=student,
                 line_item=str(e.line_item_id),
                 points=e.raw_score,
             )
     overrides = [
-        engine.Override(str(o.user_id), str(o.module_id), engine.OverrideKind(o.kind))
+        mastery.Override(str(o.user_id), str(o.module_id), mastery.OverrideKind(o.kind))
         for o in session.scalars(
             select(Override).where(
                 Override.context_id == context_id,
@@ -259,7 +259,7 @@ def load_facts(
         )
         if str(u.user_id) in students and str(u.module_id) in snapshot.modules
     ]
-    return engine.ClassFacts(
+    return mastery.ClassFacts(
         students=snapshot.students,
         evidence=evidence,
         line_item_scores=list(scores.values()),
@@ -283,7 +283,7 @@ def evaluate(
         keep = {str(u) for u in only}
         snapshot = replace(snapshot, students=tuple(s for s in snapshot.students if s in keep))
     facts = load_facts(session, context_id, snapshot, only=only)
-    return snapshot, engine.evaluate_class(snapshot.model, facts, now)
+    return snapshot, mastery.evaluate_class(snapshot.model, facts, now)
 
 
 def evaluate_student(
@@ -292,4 +292,4 @@ def evaluate_student(
     """One student's state, from their facts only: what a page load costs for one person."""
     snapshot = replace(load_model(session, context_id), students=(str(user_id),))
     facts = load_facts(session, context_id, snapshot, only=user_id)
-    return snapshot, engine.evaluate_class(snapshot.model, facts, now)
+    return snapshot, mastery.evaluate_class(snapshot.model, facts, now)

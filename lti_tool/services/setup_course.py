@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool import mastery as engine
+from lti_tool import mastery
 from lti_tool.models.mastery import Alignment, Competency, CourseLineItem, Scale
 from lti_tool.models.modules import Module
 from lti_tool.services.course_model import (  # noqa: F401 - default_scale: the pages' too
@@ -53,25 +53,25 @@ def catalog(
     *,
     without_competency: int | None = None,
     without_module: int | None = None,
-) -> engine.Catalog:
+) -> mastery.Catalog:
     """The names rules may use, built leniently (a broken method never hides the builder)."""
     comps = []
     for c in competencies(session, context_id):
         if c.id == without_competency:
             continue
         comps.append(
-            engine.CompetencySpec(code=c.code, title=c.title or c.code, scale=scale_of(session, c))
+            mastery.CompetencySpec(code=c.code, title=c.title or c.code, scale=scale_of(session, c))
         )
     mods = [
-        engine.Module(str(m.id), m.title or f"Module {m.id}")
+        mastery.Module(str(m.id), m.title or f"Module {m.id}")
         for m in modules(session, context_id)
         if m.id != without_module
     ]
     items = [
-        engine.LineItem(str(li.id), li.label or li.url, li.score_maximum or 100.0)
+        mastery.LineItem(str(li.id), li.label or li.url, li.score_maximum or 100.0)
         for li in line_items(session, context_id)
     ]
-    return engine.Catalog.of(comps, mods, items)
+    return mastery.Catalog.of(comps, mods, items)
 
 
 def builder_defaults(session: Session, context_id: int, module_id: int | None) -> Defaults:
@@ -104,8 +104,8 @@ def refusals_without(
         if m.unlock_rule is None:
             continue
         try:
-            engine.parse_unlock(m.unlock_rule, cat, module=str(m.id))
-        except engine.RuleError as exc:
+            mastery.parse_unlock(m.unlock_rule, cat, module=str(m.id))
+        except mastery.RuleError as exc:
             missing = "no competency with code" in exc.message or "no module with id" in exc.message
             if missing:
                 out.append(f'The unlock rule of "{m.title}" uses it ({exc.path}: {exc.message}).')

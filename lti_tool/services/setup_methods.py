@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lti_tool import mastery as engine
+from lti_tool import mastery
 from lti_tool.mastery.methods import METHODS
 from lti_tool.mastery.scales import round_score
 from lti_tool.models.mastery import DEFAULT_METHOD, Competency
@@ -130,13 +130,13 @@ def method_from_form(form: Any, prefix: str = "") -> tuple[dict[str, Any], dict[
     if errors:
         return doc, errors
     try:
-        method = engine.method_from_json(doc)
-    except engine.ConfigError as exc:
+        method = mastery.method_from_json(doc)
+    except mastery.ConfigError as exc:
         text = str(exc)
         head, _, message = text.partition(": ")
         field = head.split(".", 1)[1] if "." in head else "method"
         return doc, {field: message or text}
-    return stored_method(engine.method_to_json(method)), {}
+    return stored_method(mastery.method_to_json(method)), {}
 
 
 def stored_method(doc: dict[str, Any]) -> dict[str, Any]:
@@ -156,11 +156,11 @@ def parse_series(text: str | None) -> tuple[tuple[float, ...], str | None]:
     return values, None
 
 
-def example(doc: dict[str, Any], scale: engine.Scale, series: tuple[float, ...]) -> dict[str, Any]:
+def example(doc: dict[str, Any], scale: mastery.Scale, series: tuple[float, ...]) -> dict[str, Any]:
     """What the engine's method gives for `series`, as the page shows it."""
     try:
-        method = engine.method_from_json(doc)
-    except engine.ConfigError as exc:
+        method = mastery.method_from_json(doc)
+    except mastery.ConfigError as exc:
         return {"ok": False, "text": f"No example until the parameters are fixed ({exc})."}
     kept = tuple(min(max(s, scale.bottom_points), scale.top_points) for s in series)
     value = method.calculator(scale)(kept)
@@ -185,7 +185,7 @@ def example(doc: dict[str, Any], scale: engine.Scale, series: tuple[float, ...])
     }
 
 
-def all_examples(scale: engine.Scale, series: tuple[float, ...]) -> list[dict[str, Any]]:
+def all_examples(scale: mastery.Scale, series: tuple[float, ...]) -> list[dict[str, Any]]:
     return [
         {"kind": kind, "name": METHOD_NAMES[kind], **example({"method": kind}, scale, series)}
         for kind in METHODS

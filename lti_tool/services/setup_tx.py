@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lti_tool import mastery as engine
+from lti_tool import mastery
 from lti_tool.models.modules import Module
 from lti_tool.services import parent_evidence
 from lti_tool.services.course_model import load_model
@@ -88,12 +88,12 @@ def check(session: Session, context_id: int, module_id: int | None = None) -> st
     session.flush()
     try:
         load_model(session, context_id)
-    except engine.RuleError as exc:
+    except mastery.RuleError as exc:
         prefix = f"modules[{str(module_id)!r}]."
         if module_id is not None and exc.path.startswith(prefix):
             return f"{exc.path[len(prefix) :]}: {exc.message}"
         return _named(session, str(exc))
-    except engine.MasteryError as exc:
+    except mastery.MasteryError as exc:
         return _named(session, str(exc))
     return parent_evidence.column_problem(session, context_id)
 

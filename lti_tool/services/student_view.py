@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool import mastery as engine
+from lti_tool import mastery
 from lti_tool.mastery.rule_render import Reader, has_time, level_label, number
 from lti_tool.mastery.scales import EPSILON
 from lti_tool.models.mastery import CourseLineItem, Evidence, Goal
@@ -23,11 +23,11 @@ from lti_tool.services.class_view import level_class
 from lti_tool.services.course_model import CourseScales, CourseSnapshot, evaluate_student
 
 STATUS_WORDS = {
-    engine.Status.LOCKED: "Locked",
-    engine.Status.UNLOCKED: "Unlocked",
-    engine.Status.COMPLETED: "Completed",
-    engine.Status.MASTERED: "Mastered",
-    engine.Status.EXEMPT: "Exempt",
+    mastery.Status.LOCKED: "Locked",
+    mastery.Status.UNLOCKED: "Unlocked",
+    mastery.Status.COMPLETED: "Completed",
+    mastery.Status.MASTERED: "Mastered",
+    mastery.Status.EXEMPT: "Exempt",
 }
 
 
@@ -137,7 +137,7 @@ class StudentView:
         return any(m.mentions_times for m in self.modules)
 
 
-def _lines(cond: engine.Condition | None, depth: int = 0) -> list[ConditionLine]:
+def _lines(cond: mastery.Condition | None, depth: int = 0) -> list[ConditionLine]:
     if cond is None:
         return []
     group = bool(cond.children)
@@ -199,7 +199,7 @@ def _modules(
         if key in made:
             return made[key]
         row = snapshot.modules[key]
-        why = engine.explain(state, student, key, reader)
+        why = mastery.explain(state, student, key, reader)
         status = why.status
         module = snapshot.model.modules[snapshot.model.module_index[key]]
         made[key] = ModuleLine(

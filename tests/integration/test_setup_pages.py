@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from lti_tool import mastery as engine
+from lti_tool import mastery
 from lti_tool.models.mastery import Alignment, Competency, UnlockState
 from lti_tool.models.modules import Module
 from lti_tool.services.course_model import load_model
@@ -273,7 +273,7 @@ def test_rule_built_with_the_builder_form_reads_as_a_sentence(live_server) -> No
     }
     with live_server.rt.session_factory() as s:
         model = load_model(s, rows(live_server, Module)[1].context_id).model
-        assert engine.render(model.modules[1].unlock, model.catalog) == sentence
+        assert mastery.render(model.modules[1].unlock, model.catalog) == sentence
 
 
 def test_rule_naming_a_missing_competency_is_refused_where_the_mistake_is(live_server) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import g, request
 
-from lti_tool import mastery as engine
+from lti_tool import mastery
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.modules import Module
 from lti_tool.services import setup_course as svc
@@ -26,10 +26,10 @@ def _modules_page(status: int = 200, **kw: Any) -> tuple[str, int]:
     sentences = {}
     for m in mods:
         try:
-            sentences[m.id] = engine.render(
-                engine.parse_unlock(_doc(m), cat, module=str(m.id)), cat
+            sentences[m.id] = mastery.render(
+                mastery.parse_unlock(_doc(m), cat, module=str(m.id)), cat
             )
-        except engine.MasteryError as exc:
+        except mastery.MasteryError as exc:
             sentences[m.id] = f"The rule needs fixing: {exc}"
     return render(
         "setup/modules.html",

@@ -9,7 +9,7 @@ from typing import Any
 from flask import g, jsonify, request
 from werkzeug.wrappers import Response
 
-from lti_tool import mastery as engine
+from lti_tool import mastery
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.mastery import DEFAULT_LEVELS
 from lti_tool.models.modules import Module
@@ -70,12 +70,12 @@ def _judge(m: Module, draft: Any, sticky: bool) -> dict[str, Any]:
     doc = {"mode": "sticky" if sticky else "reevaluated", "rule": draft}
     out: dict[str, Any] = {"doc": doc, "errors": {}, "top": [], "sentence": None, "outline": []}
     try:
-        unlock = engine.parse_unlock(doc, cat, module=str(m.id))
-    except engine.RuleError as exc:
+        unlock = mastery.parse_unlock(doc, cat, module=str(m.id))
+    except mastery.RuleError as exc:
         _place(out, draft, exc.path, str(exc))
         return out
-    out["sentence"] = engine.render(unlock, cat)
-    out["outline"] = engine.render_outline(unlock.rule, cat)
+    out["sentence"] = mastery.render(unlock, cat)
+    out["outline"] = mastery.render_outline(unlock.rule, cat)
     return out
 
 
