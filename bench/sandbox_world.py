@@ -133,7 +133,7 @@ def course_row(rt: Any, seeded: Any) -> int:
         context = Context(
             registration_id=reg.id,
             deployment_id=dep.id,
-            context_id=course.lti_context_id,
+            id_on_platform=course.lti_context_id,
             title=course.title,
             memberships_url=urls.memberships(course, tool),
             lineitems_url=urls.lineitems(course, tool),

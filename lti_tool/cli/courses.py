@@ -32,7 +32,7 @@ def course_list() -> None:
         for ctx, name, issuer, members in rows:
             synced = f"{ctx.roster_synced_at:%Y-%m-%d %H:%M}" if ctx.roster_synced_at else "never"
             click.echo(
-                f"{ctx.id:>5}  {ctx.title}  ({name or issuer}, LMS id {ctx.context_id}) "
+                f"{ctx.id:>5}  {ctx.title}  ({name or issuer}, LMS id {ctx.id_on_platform}) "
                 f"members {members}, roster synced {synced}"
             )
 

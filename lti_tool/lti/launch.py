@@ -41,7 +41,7 @@ class Known:
     status: str
     fingerprint: str
     user_id: int
-    context_pk: int
+    context_id: int
     link_pk: int | None
     roster_synced_at: datetime | None
 
@@ -257,7 +257,10 @@ _LOOKUP = (
     )
     .outerjoin(
         Context,
-        and_(Context.deployment_id == Deployment.id, Context.context_id == bindparam("context_id")),
+        and_(
+            Context.deployment_id == Deployment.id,
+            Context.id_on_platform == bindparam("id_on_platform"),
+        ),
     )
     .outerjoin(User, and_(User.registration_id == Registration.id, User.sub == bindparam("sub")))
     .outerjoin(Membership, and_(Membership.context_id == Context.id, Membership.user_id == User.id))
@@ -283,7 +286,7 @@ def _lookup(
             {
                 "registration": registration_id,
                 "deployment_id": deployment_id,
-                "context_id": message.context_id,
+                "id_on_platform": message.context_id,
                 "sub": message.sub,
                 "link_id": message.resource_link_id or "",
             },
@@ -292,7 +295,7 @@ def _lookup(
     )
     if row is None:
         raise _untrusted("the registration of this login was deleted meanwhile")
-    uuid, family, dep_pk, allowed, status, fingerprint, user_pk, context_pk, link_pk, synced = row
+    uuid, family, dep_pk, allowed, status, fingerprint, user_pk, context_id, link_pk, synced = row
     if dep_pk is None:
         reg = session.get(Registration, registration_id)
         assert reg is not None
@@ -314,7 +317,7 @@ def _lookup(
         )
     known = None
     if status is not None:
-        known = Known(status, fingerprint, user_pk, context_pk, link_pk, synced)
+        known = Known(status, fingerprint, user_pk, context_id, link_pk, synced)
     return ValidLaunch(
         message=message,
         registration_id=registration_id,

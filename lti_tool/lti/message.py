@@ -209,7 +209,7 @@ def parse_message(claims: Mapping[str, Any]) -> LaunchMessage:
     ids = [
         ("your user id", sub, limit_of(User.sub)),
         ("the deployment id", deployment_id, limit_of(Deployment.deployment_id)),
-        ("the course id", context_id, limit_of(Context.context_id)),
+        ("the course id", context_id, limit_of(Context.id_on_platform)),
     ]
     if link_id is not None:
         ids.append(("the link id", link_id, limit_of(ResourceLink.resource_link_id)))

@@ -42,7 +42,8 @@ class Context(Base):
         ForeignKey("registrations.id", ondelete="CASCADE"), index=True
     )
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"))
-    context_id: Mapped[str] = mapped_column(String(255))
+    # The platform's id of the course (the launch's context.id); the column keeps its old name.
+    id_on_platform: Mapped[str] = mapped_column("context_id", String(255))
     title: Mapped[str] = mapped_column(String(500), default="")
     label: Mapped[str] = mapped_column(String(255), default="")
     # Service endpoints the platform gave in the latest launch.

@@ -31,8 +31,8 @@ log = logging.getLogger("lti_tool.launch")  # the launch's log, as web/lti.py
 @dataclass(frozen=True)
 class LaunchRecord:
     user_id: int
-    context_pk: int
-    context_id: str
+    context_id: int
+    id_on_platform: str
     role: str
     # When the course's roster was last synced (None: never), to decide on a background sync.
     roster_synced_at: datetime | None = None
@@ -109,13 +109,13 @@ def _values(launch: ValidLaunch) -> _Values:
     return _Values(user, context, membership, link, digest)
 
 
-def _placed_module(session: Session, module_id: int | None, context_pk: int) -> int | None:
+def _placed_module(session: Session, module_id: int | None, context_id: int) -> int | None:
     """The module a deep-linked item opens, only if it belongs to this very course."""
     if module_id is None:
         return None
     module = session.get(Module, module_id)
-    if module is None or module.context_id != context_pk:
-        log.warning("launch names module %s, which is not in course %s", module_id, context_pk)
+    if module is None or module.context_id != context_id:
+        log.warning("launch names module %s, which is not in course %s", module_id, context_id)
         return None
     return module.id
 
@@ -126,7 +126,7 @@ def record_launch(session: Session, launch: ValidLaunch) -> LaunchRecord:
         reg = session.get(Registration, launch.registration_id)
         assert reg is not None
         reg.platform_family = message.platform_family
-    context_id = message.context_id
+    id_on_platform = message.context_id
     link_id = message.resource_link_id
     values = _values(launch)
 
@@ -137,12 +137,12 @@ def record_launch(session: Session, launch: ValidLaunch) -> LaunchRecord:
         if unchanged and (link_id is None or known.link_pk is not None):
             return LaunchRecord(
                 known.user_id,
-                known.context_pk,
-                context_id,
+                known.context_id,
+                id_on_platform,
                 message.role,
                 known.roster_synced_at,
                 bool(values.context["memberships_url"]),
-                _placed_module(session, message.placed_module_id, known.context_pk),
+                _placed_module(session, message.placed_module_id, known.context_id),
             )
 
     user = _upsert(
@@ -154,7 +154,7 @@ def record_launch(session: Session, launch: ValidLaunch) -> LaunchRecord:
     context = _upsert(
         session,
         Context,
-        {"deployment_id": launch.deployment_pk, "context_id": context_id},
+        {"deployment_id": launch.deployment_pk, "id_on_platform": id_on_platform},
         values.context,
     )
     _upsert(
@@ -173,7 +173,7 @@ def record_launch(session: Session, launch: ValidLaunch) -> LaunchRecord:
     return LaunchRecord(
         user.id,
         context.id,
-        context_id,
+        id_on_platform,
         message.role,
         context.roster_synced_at,
         bool(context.memberships_url),

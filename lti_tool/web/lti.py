@@ -74,7 +74,7 @@ def launch() -> Response:
     launch_id = bind(
         registration_id=valid.registration_id,
         deployment_id=valid.deployment_pk,
-        context_id=record.context_pk,
+        context_id=record.context_id,
         user_id=record.user_id,
         role=record.role,
         message_type=message.message_type,
@@ -91,7 +91,7 @@ def launch() -> Response:
         launch_id,
         message.message_type,
         record.role,
-        record.context_id,
+        record.id_on_platform,
         valid.registration_uuid,
     )
     response = redirect(url_for("pages.landing", launch_id=launch_id), code=303)
@@ -108,13 +108,13 @@ def maybe_sync_roster(rt: Any, record: Any) -> None:
     if not roster_stale(record.roster_synced_at, max_age, utcnow()):
         return
     store = request_store()
-    marker = f"roster_sync_started:{record.context_pk}"
+    marker = f"roster_sync_started:{record.context_id}"
     if store.get(marker) is not None:  # one sync per course at a time is enough
         return
     store.put(marker, 1, 300)
 
     # After this request's commit, so the job sees the course row.
-    after_this_request_commit(lambda: rt.jobs.enqueue("sync_course", record.context_pk))
+    after_this_request_commit(lambda: rt.jobs.enqueue("sync_course", record.context_id))
 
 
 @bp.get("/.well-known/jwks.json")

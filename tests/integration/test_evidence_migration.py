@@ -42,7 +42,7 @@ def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
         dep = Deployment(registration_id=reg.id, deployment_id="d1")
         s.add(dep)
         s.flush()
-        ctx = Context(registration_id=reg.id, deployment_id=dep.id, context_id="c", title="C")
+        ctx = Context(registration_id=reg.id, deployment_id=dep.id, id_on_platform="c", title="C")
         s.add(ctx)
         s.flush()
         user = User(registration_id=reg.id, sub="ava")

@@ -30,7 +30,7 @@ def test_tick_starts_the_stalest_courses_within_the_bound(live_server, redis_spa
             Context(
                 registration_id=moodle.registration_id,
                 deployment_id=moodle.deployment_id,
-                context_id="another-course",
+                id_on_platform="another-course",
                 title="Another course",
                 memberships_url=moodle.memberships_url,
             )
