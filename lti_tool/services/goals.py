@@ -3,6 +3,7 @@ One place checks them, so a student's and a teacher's goal obey the same rules."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 
 from sqlalchemy.orm import Session
@@ -67,3 +68,15 @@ def add_goal(
     goal.note = note.strip()[:500]
     session.add(goal)
     return goal
+
+
+def add_goal_from_form(
+    session: Session,
+    context_id: int,
+    user_id: int,
+    set_by_user_id: int,
+    form: Mapping[str, str],
+) -> Goal:
+    """`add_goal` with the goal form's fields (target, level, due, note)."""
+    target, level, due, note = (form.get(name, "") for name in ("target", "level", "due", "note"))
+    return add_goal(session, context_id, user_id, set_by_user_id, target, level, due, note)

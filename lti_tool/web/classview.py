@@ -18,7 +18,7 @@ from lti_tool.services import sync_outcome
 from lti_tool.services.class_view import class_view, course_levels
 from lti_tool.services.course_model import scale_of
 from lti_tool.services.evidence import add_rating
-from lti_tool.services.goals import GoalError, add_goal, goal_levels
+from lti_tool.services.goals import GoalError, add_goal_from_form, goal_levels
 from lti_tool.services.grade_problems import course_problems
 from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
 from lti_tool.services.parent_evidence import rating_problem
@@ -309,18 +309,8 @@ def quick_ratings(launch_id: str) -> Response:
 def suggest_goal(launch_id: str, user_id: int):
     """A goal the teacher suggests: the student sees it on their profile, marked as such."""
     user = _student(user_id)
-    form = request.form
     try:
-        add_goal(
-            request_db(),
-            g.context.id,
-            user.id,
-            g.user.id,
-            form.get("target", ""),
-            form.get("level", ""),
-            form.get("due", ""),
-            form.get("note", ""),
-        )
+        add_goal_from_form(request_db(), g.context.id, user.id, g.user.id, request.form)
     except GoalError as exc:
         return _student_page(launch_id, user, str(exc), 400)
     return _back(launch_id, user.id, "Goal suggested: the student sees it on their profile.")

@@ -14,8 +14,7 @@ from lti_tool.mastery.rule_render import format_day, format_time, number
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import Goal
 from lti_tool.services.class_view import levels_css
-from lti_tool.services.goals import GoalError, goal_levels
-from lti_tool.services.goals import add_goal as add_goal_row
+from lti_tool.services.goals import GoalError, add_goal_from_form, goal_levels
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import membership, requires
 from lti_tool.web.context import request_db
@@ -98,18 +97,8 @@ def profile(launch_id: str) -> tuple[str, int]:
 @requires(STUDENT)
 def add_goal(launch_id: str) -> Response | tuple[str, int]:
     """A student's own goal: a competency level or a module, optionally by a date."""
-    form = request.form
     try:
-        add_goal_row(
-            request_db(),
-            g.context.id,
-            g.user.id,
-            g.user.id,
-            form.get("target", ""),
-            form.get("level", ""),
-            form.get("due", ""),
-            form.get("note", ""),
-        )
+        add_goal_from_form(request_db(), g.context.id, g.user.id, g.user.id, request.form)
     except GoalError as exc:
         return _profile(launch_id, str(exc), 400)
     return redirect(url_for("learner.profile", launch_id=launch_id, saved="Goal added."))
