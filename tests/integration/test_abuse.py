@@ -137,20 +137,14 @@ def test_store_sweep_command_deletes_expired_rows(live_server, monkeypatch) -> N
 
 
 def test_with_redis_every_process_counts_against_one_budget(database_url, redis_space) -> None:
-    from lti_tool.cli import prepare
-    from lti_tool.sandbox.seed import seed_demo
-    from tests.conftest import _wipe, free_port, make_app
+    from tests.conftest import free_port, lay_demo, make_app
 
     port = free_port()
     limits = {"rate_limit_login": "5/minute", "secret_key": "s" * 40}
     first = make_app(database_url, port, **redis_space.settings(), **limits)
     second = make_app(database_url, port, **redis_space.settings(), **limits)
     rt = first.extensions["lti_tool"]
-    _wipe(rt.engine)
-    prepare(rt)
-    with rt.session_factory() as s:
-        seed_demo(s, rt.settings)
-        s.commit()
+    lay_demo(first)
     reg = a_registration(rt)
     form = {
         "iss": reg.issuer,

@@ -3,14 +3,11 @@ the state kept in the database (default) or in Redis (LTI_TOOL_REDIS_URL)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from lti_tool.sandbox.seed import seed_demo
-from tests.conftest import _wipe, free_port, make_app
+from tests.conftest import free_port, lay_demo, make_app, serving
 from tests.lms import Browser, course_and_link, launch_as, people
 
 pytestmark = pytest.mark.postgres
@@ -34,35 +31,25 @@ class Split:
 def test_login_on_one_process_launch_on_another(
     database_url: str, store: str, request: pytest.FixtureRequest
 ) -> None:
-    from lti_tool.cli import prepare
-
     extra = request.getfixturevalue("redis_space").settings() if store == "redis" else {}
     port = free_port()
     # the same secret, as every process of one deployment has
     first = make_app(database_url, port, secret_key="s" * 40, **extra)
     second = make_app(database_url, port, secret_key="s" * 40, **extra)
     rt = first.extensions["lti_tool"]
-    _wipe(rt.engine)
-    prepare(rt)
-    with rt.session_factory() as s:
-        seed_demo(s, rt.settings)
-        s.commit()
+    lay_demo(first)
     split = Split(first, second)
-    server = make_server("127.0.0.1", port, split, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
         with rt.session_factory() as s:
             student = people(s, "moodle")["student"][0]
             course_id, link_id = course_and_link(s, "moodle")
-        page = launch_as(
-            Browser(), f"http://localhost:{port}", "moodle", course_id, link_id, student.user_id
-        )
+        with serving(split, port):
+            page = launch_as(
+                Browser(), f"http://localhost:{port}", "moodle", course_id, link_id, student.user_id
+            )
         assert page.status_code == 200 and "Your path" in page.text
         assert split.seen["first"] == ["/lti/login"]
         assert "/lti/launch" in split.seen["second"]
     finally:
-        server.shutdown()
-        thread.join(5)
         for app in (first, second):
             app.extensions["lti_tool"].engine.dispose()

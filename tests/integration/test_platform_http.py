@@ -4,15 +4,13 @@ script: what it retries, how long it waits, and what it never retries."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from lti_tool.clients.platform_http import PlatformHttp, PlatformUnavailable
-from tests.conftest import free_port
+from tests.conftest import free_port, serving
 
 
 class Scripted:
@@ -37,12 +35,8 @@ class Scripted:
 def server() -> Iterator[tuple[Scripted, str]]:
     app = Scripted()
     port = free_port()
-    srv = make_server("127.0.0.1", port, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield app, f"http://127.0.0.1:{port}/x"
-    srv.shutdown()
-    t.join(5)
+    with serving(app, port):
+        yield app, f"http://127.0.0.1:{port}/x"
 
 
 def client(waits: list[float], attempts: int = 4) -> PlatformHttp:

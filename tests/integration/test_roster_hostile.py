@@ -4,18 +4,16 @@ and counted; the rest of the roster arrives (PostgreSQL refused the whole sync b
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask, jsonify
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from lti_tool.models.course import Context, Membership, User
 from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import sync_roster
-from tests.conftest import free_port
+from tests.conftest import free_port, serving
 from tests.lms import Browser, course_and_link, launch_as, people
 
 pytestmark = pytest.mark.postgres
@@ -40,12 +38,8 @@ def hostile_nrps() -> Iterator[str]:
         return jsonify({"id": "x", "context": {"id": "c"}, "members": MEMBERS})
 
     port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}/members"
-    server.shutdown()
-    thread.join(5)
+    with serving(app, port):
+        yield f"http://127.0.0.1:{port}/members"
 
 
 def test_hostile_members_are_cleaned_or_skipped(live_server, hostile_nrps: str) -> None:
