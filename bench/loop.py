@@ -23,6 +23,7 @@ from sandbox_world import sandbox_world  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from lti_tool.clients import ags  # noqa: E402
+from lti_tool.clients.lti_services import caller_for  # noqa: E402
 from lti_tool.jobs.grades import sync_course_grades  # noqa: E402
 from lti_tool.models.course import Context, Membership, User  # noqa: E402
 from lti_tool.models.grading import ScoreOutbox  # noqa: E402
@@ -31,7 +32,6 @@ from lti_tool.models.types import utcnow  # noqa: E402
 from lti_tool.sandbox.faults import set_faults  # noqa: E402
 from lti_tool.sandbox.gradebook import set_grade  # noqa: E402
 from lti_tool.sandbox.models import SandboxLineItem, SandboxUser  # noqa: E402
-from lti_tool.services.platform_services import caller_for  # noqa: E402
 from lti_tool.services.roster import sync_roster  # noqa: E402
 from tests.redis_space import RedisSpace, open_space, remove_space  # noqa: E402
 

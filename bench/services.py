@@ -27,16 +27,16 @@ from sandbox_world import sandbox_world  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from lti_tool.clients import ags  # noqa: E402
+from lti_tool.clients.lti_services import caller_for  # noqa: E402
 from lti_tool.clients.nrps import SCOPE as NRPS_SCOPE  # noqa: E402
 from lti_tool.clients.platform_http import PlatformHttp  # noqa: E402
 from lti_tool.clients.tokens import AccessTokens, request_token  # noqa: E402
+from lti_tool.grading.stamps import post_grade  # noqa: E402
 from lti_tool.lti.roles import STUDENT  # noqa: E402
 from lti_tool.models.course import Context, Membership, User  # noqa: E402
 from lti_tool.models.platform import Registration  # noqa: E402
 from lti_tool.sandbox.models import SandboxCourse, SandboxPlatform, SandboxTool  # noqa: E402
 from lti_tool.sandbox.platform import PlatformUrls  # noqa: E402
-from lti_tool.services.grades import post_grade  # noqa: E402
-from lti_tool.services.platform_services import caller_for  # noqa: E402
 from lti_tool.services.roster import sync_roster  # noqa: E402
 
 NEXT = re.compile(r'<([^>]+)>\s*;[^,]*?rel="?next"?', re.I)

@@ -53,9 +53,7 @@ def sync_roster_command(course_id: int | None, all_stale: bool) -> None:
     """Read courses' members through NRPS and update the tool's roster."""
     from sqlalchemy import select
 
-    from lti_tool.clients.http import HttpError
-    from lti_tool.clients.lti_services import ServiceError
-    from lti_tool.clients.platform_http import PlatformUnavailable
+    from lti_tool.clients.errors import PlatformError
     from lti_tool.jobs.roster import sync_course_roster
     from lti_tool.models.course import Context
     from lti_tool.models.types import utcnow
@@ -85,7 +83,7 @@ def sync_roster_command(course_id: int | None, all_stale: bool) -> None:
         for cid in ids:
             try:
                 result = sync_course_roster(rt, cid)
-            except (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable) as exc:
+            except (RosterUnavailable, PlatformError) as exc:
                 failed += 1
                 click.echo(f"Roster of course {cid} not synced: {exc}", err=True)
                 continue
@@ -106,9 +104,7 @@ def sync_roster_command(course_id: int | None, all_stale: bool) -> None:
 )
 def sync_grades_command(course_id: int, no_post: bool) -> None:
     """Read the course's results through AGS, recompute mastery, and post changed scores."""
-    from lti_tool.clients.http import HttpError
-    from lti_tool.clients.lti_services import ServiceError
-    from lti_tool.clients.platform_http import PlatformUnavailable
+    from lti_tool.clients.errors import PlatformError
     from lti_tool.jobs.grades import sync_course_grades
     from lti_tool.jobs.passback import drain
     from lti_tool.services.grade_problems import course_problems
@@ -118,7 +114,7 @@ def sync_grades_command(course_id: int, no_post: bool) -> None:
             pull, recomputed = sync_course_grades(rt, course_id, post=False)
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None
-        except (ServiceError, HttpError, PlatformUnavailable, ValueError) as exc:
+        except (PlatformError, ValueError) as exc:
             raise click.ClickException(
                 f"the grades of course {course_id} could not be read from the LMS: {exc}"
             ) from None
@@ -179,7 +175,8 @@ def passback_drain(course_id: int | None) -> None:
 @click.option("--course", "course_id", type=int, required=True)
 def passback_retry(course_id: int) -> None:
     """Queue again the scores the LMS refused (after the cause was fixed), and post them."""
-    from lti_tool.jobs.passback import drain, retry_failed
+    from lti_tool.grading.outbox import retry_failed
+    from lti_tool.jobs.passback import drain
 
     with command_runtime() as rt:
         with command_session(rt) as session:

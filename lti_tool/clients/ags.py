@@ -119,7 +119,7 @@ def post_score(caller: ServiceCaller, lineitem_url: str, score: dict[str, Any]) 
     """Post one score. Final refusals for this person (Canvas 422 for a non-student, Moodle
     400 for someone it cannot grade) come back as an outcome, not an exception; Moodle's 409
     for a timestamp not newer than the stored one comes back posted, for the caller to read
-    the result back (`services.grades.post_grade`): it may hold our score or a newer one."""
+    the result back (`grading.stamps.post_grade`): it may hold our score or a newer one."""
     if "scoreGiven" in score and "scoreMaximum" not in score:
         raise ValueError("scoreMaximum is required whenever scoreGiven is set")
     resp = caller.call(

@@ -8,16 +8,13 @@ from typing import Any, Protocol
 
 import requests
 
+from lti_tool.clients.errors import PlatformError
+
 log = logging.getLogger(__name__)
 
 
-class HttpError(RuntimeError):
+class HttpError(PlatformError):
     """An outbound call failed; the message says which URL and what came back."""
-
-    def __init__(self, message: str, url: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.url = url
-        self.status = status
 
 
 class HttpClient(Protocol):

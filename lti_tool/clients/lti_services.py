@@ -17,8 +17,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from sqlalchemy.orm import Session
 
+from lti_tool.clients.errors import PlatformError
 from lti_tool.clients.platform_http import PlatformHttp
 from lti_tool.clients.tokens import AccessTokens
+from lti_tool.models.course import Context
 from lti_tool.models.platform import Registration
 
 # rel="next", rel=next, and Moodle's rel=“next” (typographic quotes, which arrive as
@@ -26,13 +28,8 @@ from lti_tool.models.platform import Registration
 NEXT_LINK = re.compile(r"<([^>]+)>[^,<]*?\brel\s*=[^,<;]*?(?<![a-z])next(?![a-z])", re.IGNORECASE)
 
 
-class ServiceError(RuntimeError):
+class ServiceError(PlatformError):
     """A service answered something final and unexpected; the message says what and where."""
-
-    def __init__(self, message: str, url: str, status: int) -> None:
-        super().__init__(message)
-        self.url = url
-        self.status = status
 
 
 def next_link(resp: requests.Response) -> str | None:
@@ -110,6 +107,19 @@ class ServiceCaller:
             expect_ok(resp, "read")
             yield resp.json(), resp
             next_url = next_link(resp)
+
+
+def caller_for(
+    session: Session,
+    context: Context,
+    http: PlatformHttp,
+    tokens: AccessTokens,
+) -> ServiceCaller:
+    """The caller of a course's services: its registration, the app's HTTP layer and tokens."""
+    reg = session.get(Registration, context.registration_id)
+    if reg is None:
+        raise LookupError(f"course {context.id} has no registration any more")
+    return ServiceCaller(http=http, tokens=tokens, session=session, registration=reg)
 
 
 def _json_bytes(body: Any) -> bytes:

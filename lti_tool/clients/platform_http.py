@@ -21,18 +21,15 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from lti_tool.clients.errors import PlatformError
+
 log = logging.getLogger("lti_tool.platform_http")
 
 RETRY_STATUSES = {500, 502, 503, 504, 429}
 
 
-class PlatformUnavailable(RuntimeError):
+class PlatformUnavailable(PlatformError):
     """The platform did not answer usefully after every attempt; the call may be retried later."""
-
-    def __init__(self, message: str, url: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.url = url
-        self.status = status
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
+from lti_tool.clients.lti_services import caller_for
 from lti_tool.models.course import Context
 from lti_tool.runtime import Runtime
 from lti_tool.services.evidence import GradePull, pull_grades
-from lti_tool.services.platform_services import caller_for
 from lti_tool.services.recompute import Recomputed, recompute_course
 
 log = logging.getLogger("lti_tool.jobs.grades")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from lti_tool.clients.lti_services import caller_for
 from lti_tool.models.course import Context
 from lti_tool.runtime import Runtime
-from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import RosterSync, sync_roster
 
 log = logging.getLogger("lti_tool.jobs.roster")

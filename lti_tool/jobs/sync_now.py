@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from lti_tool.clients.http import HttpError
-from lti_tool.clients.lti_services import ServiceError
-from lti_tool.clients.platform_http import PlatformUnavailable
+from lti_tool.clients.errors import PlatformError
 from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.jobs.roster import sync_course_roster
 from lti_tool.models.course import Context
@@ -43,7 +41,7 @@ def sync_now(rt: Runtime, context_id: int) -> None:
     except Exception as exc:
         # Platform trouble (or a bug) is a sentence for the teacher; the detail, with the
         # URLs and the platform's answer, goes to the log.
-        known = (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable)
+        known = (RosterUnavailable, PlatformError)
         if isinstance(exc, known):
             log.warning("sync of course %s failed: %s", context_id, exc)
         else:

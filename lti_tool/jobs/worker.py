@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
-from lti_tool.jobs.passback import due_now
+from lti_tool.grading.outbox import due_now
 from lti_tool.jobs.queue import RQQueue
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.types import utcnow

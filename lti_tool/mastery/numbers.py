@@ -27,3 +27,10 @@ def show_number(value: int | float) -> str:
     if math.isfinite(number):
         return f"{number:g}"
     return "a number beyond 1.8e+308" if value > 0 else "a number below -1.8e+308"
+
+
+def same_score(a: float | None, b: float | None) -> bool:
+    """Two stored scores are one when they differ by less than float noise (None only by None)."""
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) < 1e-9

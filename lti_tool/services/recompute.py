@@ -9,8 +9,6 @@ nothing the second time and posts nothing twice.
 
 from __future__ import annotations
 
-import logging
-import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,14 +17,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from lti_tool.grading.outbox import set_score
 from lti_tool.lti.roles import STUDENT
+from lti_tool.mastery.numbers import same_score
 from lti_tool.models.course import Context, Membership
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
 from lti_tool.models.types import utcnow
 from lti_tool.services.course_model import evaluate, load_model
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,12 +35,6 @@ class Recomputed:
     changed_students: set[int] = field(default_factory=set)
 
 
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return abs(a - b) < 1e-9
-
-
 def lock_course(session: Session, context_id: int) -> None:
     """One writer of a course's evidence and states at a time, across processes: a write to
     the course row holds its row lock (PostgreSQL) or the write lock (SQLite) until the
@@ -51,94 +43,6 @@ def lock_course(session: Session, context_id: int) -> None:
     session.execute(
         update(Context).where(Context.id == context_id).values(updated_at=Context.updated_at)
     )
-
-
-def queue_score(
-    session: Session,
-    context_id: int,
-    user_id: int,
-    competency_id: int,
-    score: float,
-    maximum: float,
-    now: datetime,
-) -> bool:
-    """Set the score the LMS should show; a newer value replaces a queued older one."""
-    row = session.scalar(
-        select(ScoreOutbox).where(
-            ScoreOutbox.competency_id == competency_id, ScoreOutbox.user_id == user_id
-        )
-    )
-    return _queue(session, row, context_id, user_id, competency_id, score, maximum, now)
-
-
-def _queue(
-    session: Session,
-    row: ScoreOutbox | None,
-    context_id: int,
-    user_id: int,
-    competency_id: int,
-    score: float,
-    maximum: float,
-    now: datetime,
-) -> bool:
-    # The last check before the LMS: whatever computed the score (a bug, a scale changed under
-    # old evidence), it never posts above its column's maximum (a "150 %" in the gradebook).
-    if not (math.isfinite(score) and math.isfinite(maximum) and maximum > 0 and score >= 0):
-        log.error(
-            "score %r of %r for user %s, competency %s not queued: not a usable score",
-            score,
-            maximum,
-            user_id,
-            competency_id,
-        )
-        return False
-    if score > maximum:
-        log.warning(
-            "score %g is above its column's maximum %g (user %s, competency %s): capped",
-            score,
-            maximum,
-            user_id,
-            competency_id,
-        )
-        score = maximum
-    if row is None:
-        session.add(
-            ScoreOutbox(
-                context_id=context_id,
-                user_id=user_id,
-                competency_id=competency_id,
-                score_given=score,
-                score_maximum=maximum,
-                next_attempt_at=now,
-                updated_at=now,
-            )
-        )
-        return True
-    if (
-        _same(row.score_given, score)
-        and _same(row.score_maximum, maximum)
-        and row.state != "failed"
-    ):
-        return False
-    # One UPDATE naming every column, version bumped by the database: a worker may have
-    # marked the row posted since it was read, and an ORM flush (which writes only the
-    # attributes that changed from what it read) would keep that "posted" on the new value.
-    session.execute(
-        update(ScoreOutbox)
-        .where(ScoreOutbox.id == row.id)
-        .values(
-            score_given=score,
-            score_maximum=maximum,
-            version=ScoreOutbox.version + 1,
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            last_error="",
-            updated_at=now,
-        )
-        .execution_options(synchronize_session="fetch")
-    )
-    return True
 
 
 def recompute_course(
@@ -210,7 +114,7 @@ def recompute_course(
                     continue
                 row = MasteryState(context_id=context_id, user_id=user_id, competency_id=comp.id)
                 session.add(row)
-            changed = not _same(before[0], result.score) or before[1] != level
+            changed = not same_score(before[0], result.score) or before[1] != level
             row.score, row.level = result.score, level
             row.mastered, row.evidence_count = result.mastered, result.evidence_count
             if not changed:
@@ -236,10 +140,10 @@ def recompute_course(
             )
             if result.score is not None:
                 top = snapshot.scales[code].top_points
-                row_out = outbox.get((user_id, comp.id))
-                queued = _queue(
-                    session, row_out, context_id, user_id, comp.id, result.score, top, now
+                row_out = outbox.get((user_id, comp.id)) or ScoreOutbox(
+                    context_id=context_id, user_id=user_id, competency_id=comp.id
                 )
+                queued = set_score(session, row_out, result.score, top, now)
                 if queued:
                     out.scores_queued += 1
     unlocks = {

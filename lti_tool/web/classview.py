@@ -9,8 +9,10 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from lti_tool.grading.outbox import post_now as queue_now
+from lti_tool.grading.outbox import retry_failed
+from lti_tool.grading.status import waiting as passback_waiting
 from lti_tool.ids import row_id
-from lti_tool.jobs.passback import retry_failed
 from lti_tool.lti.roles import STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import AuditEntry, Competency, Override
@@ -22,8 +24,6 @@ from lti_tool.services.goals import GoalError, add_goal_from_form, goal_levels
 from lti_tool.services.grade_problems import course_problems
 from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
 from lti_tool.services.parent_evidence import rating_problem
-from lti_tool.services.passback_status import post_now as queue_now
-from lti_tool.services.passback_status import waiting as passback_waiting
 from lti_tool.services.recompute import recompute_course
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import requires

@@ -6,14 +6,12 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from lti_tool.clients.http import HttpError
-from lti_tool.clients.lti_services import ServiceError
-from lti_tool.clients.platform_http import PlatformUnavailable
+from lti_tool.clients.errors import PlatformError
+from lti_tool.clients.lti_services import caller_for
 from lti_tool.lti.message import DEEP_LINKING_REQUEST
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.modules import Module
-from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import RosterUnavailable, sync_roster
 from lti_tool.services.student_view import module_line
 from lti_tool.web import sync_problems
@@ -109,7 +107,7 @@ def sync_roster_now(launch_id: str) -> Response:
     try:
         caller = caller_for(db, g.context, rt.platform_http, rt.tokens)
         result = sync_roster(db, caller, g.context, rt.settings.nrps_page_size)
-    except (RosterUnavailable, ServiceError, HttpError, PlatformUnavailable) as exc:
+    except (RosterUnavailable, PlatformError) as exc:
         db.rollback()
         current_app.logger.warning("roster sync of course %s failed: %s", g.context.id, exc)
         code = sync_problems.problem_code(exc)

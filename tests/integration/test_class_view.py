@@ -242,7 +242,7 @@ def test_teacher_suggests_a_goal_the_student_sees(live_server) -> None:
 def test_class_view_says_how_long_scores_wait_and_posts_them_now(live_server) -> None:
     """Scores held back by retries after LMS failures: the teacher sees how long they have
     waited (students gated by them wait as long) and sends them now."""
-    from lti_tool.services.recompute import queue_score
+    from lti_tool.grading.outbox import queue_score
 
     rt = live_server.rt
     context_id, comp_id, _ = setup_course(live_server, "moodle")

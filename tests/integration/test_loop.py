@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from lti_tool.clients import ags
+from lti_tool.clients.lti_services import caller_for
 from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.jobs.passback import drain
 from lti_tool.models.course import Context, User
@@ -23,7 +24,6 @@ from lti_tool.models.mastery import (
 from lti_tool.models.modules import Module
 from lti_tool.sandbox.gradebook import set_grade
 from lti_tool.sandbox.models import SandboxLineItem, SandboxResult
-from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import sync_roster
 from tests.lms import Browser, course_and_link, launch_as, people
 

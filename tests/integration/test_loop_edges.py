@@ -155,13 +155,13 @@ def test_a_placed_modules_own_column_counts_without_setup(live_server) -> None:
     """The column the LMS made when a module was placed (resourceId module:<id>) completes
     that module and is evidence of its competencies from the first sync on."""
     from lti_tool.clients import ags
+    from lti_tool.clients.lti_services import caller_for
     from lti_tool.jobs.grades import sync_course_grades
     from lti_tool.models.course import Context
     from lti_tool.models.mastery import Alignment, CourseLineItem, UnlockState
     from lti_tool.models.modules import Module
     from lti_tool.sandbox.gradebook import set_grade
     from lti_tool.sandbox.models import SandboxLineItem
-    from lti_tool.services.platform_services import caller_for
 
     rt = live_server.rt
     context_id, comp_id, _ = setup_course(live_server, "moodle")

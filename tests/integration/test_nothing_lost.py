@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from lti_tool.clients.lti_services import caller_for
+from lti_tool.grading.outbox import queue_score
 from lti_tool.models.course import Context, Membership, User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import Competency
@@ -22,8 +24,6 @@ from lti_tool.models.types import utcnow
 from lti_tool.sandbox.faults import set_faults
 from lti_tool.sandbox.models import SandboxLineItem, SandboxResult, SandboxUser
 from lti_tool.sandbox.seed import seed_platform
-from lti_tool.services.platform_services import caller_for
-from lti_tool.services.recompute import queue_score
 from lti_tool.services.roster import sync_roster
 from tests.integration.test_worker_crash import _family
 from tests.lms import Browser, course_and_link, launch_as, people

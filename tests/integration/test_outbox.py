@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from lti_tool.jobs.passback import claim, drain, post_row
+from lti_tool.grading.outbox import claim, queue_score
+from lti_tool.grading.posting import post_row
+from lti_tool.jobs.passback import drain
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.types import utcnow
 from lti_tool.sandbox.models import SandboxLineItem, SandboxResult
-from lti_tool.services.recompute import queue_score
 from tests.integration.test_loop import setup_course
 
 pytestmark = pytest.mark.postgres

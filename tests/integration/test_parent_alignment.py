@@ -78,13 +78,13 @@ def test_a_placed_modules_column_on_a_parent_counts_for_its_parts(live_server) -
     """A module aligned to a parent is placed; its own column's grade is evidence of each
     sub-competency (aligning it to the parent would count for nothing)."""
     from lti_tool.clients import ags
+    from lti_tool.clients.lti_services import caller_for
     from lti_tool.jobs.grades import sync_course_grades
     from lti_tool.models.course import Context
     from lti_tool.models.mastery import MasteryState
     from lti_tool.models.modules import Module
     from lti_tool.sandbox.gradebook import set_grade
     from lti_tool.sandbox.models import SandboxLineItem
-    from lti_tool.services.platform_services import caller_for
     from tests.lms import people
 
     rt = live_server.rt

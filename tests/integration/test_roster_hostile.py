@@ -10,8 +10,8 @@ import pytest
 from flask import Flask, jsonify
 from sqlalchemy import select
 
+from lti_tool.clients.lti_services import caller_for
 from lti_tool.models.course import Context, Membership, User
-from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import sync_roster
 from tests.conftest import free_port, serving
 from tests.lms import Browser, course_and_link, launch_as, people

@@ -142,18 +142,18 @@ def test_switching_the_scale_after_ratings_and_grades_posts_scores_within_the_ne
 def test_a_score_above_its_column_maximum_is_capped_where_it_is_queued(live_server, caplog) -> None:
     """Whatever computed it, no score leaves the outbox above its maximum: capped and logged;
     a score that is not a number at all is not queued."""
+    from lti_tool.grading.outbox import queue_score
     from lti_tool.jobs.passback import drain
     from lti_tool.models.course import User
     from lti_tool.models.grading import ScoreOutbox
     from lti_tool.models.types import utcnow
-    from lti_tool.services.recompute import queue_score
 
     rt = live_server.rt
     context_id, comp_id, _ = setup_course(live_server, "canvas")
     with rt.session_factory() as s:
         ava = s.scalar(select(User).where(User.name == "Ava Adams"))
         ben = s.scalar(select(User).where(User.name == "Ben Brooks"))
-        with caplog.at_level("WARNING", logger="lti_tool.services.recompute"):
+        with caplog.at_level("WARNING", logger="lti_tool.grading.outbox"):
             assert queue_score(s, context_id, ava.id, comp_id, 3.0, 2.0, utcnow())
             assert not queue_score(s, context_id, ben.id, comp_id, float("nan"), 2.0, utcnow())
         s.commit()

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from lti_tool.clients import ags
-from lti_tool.clients.lti_services import ServiceCaller
+from lti_tool.clients.lti_services import ServiceCaller, caller_for
 from lti_tool.clients.platform_http import PlatformHttp
 from lti_tool.clients.tokens import AccessTokens
+from lti_tool.grading.stamps import post_grade
 from lti_tool.models.course import Context, Membership, User
 from lti_tool.sandbox.models import (
     SandboxEnrollment,
@@ -21,8 +22,6 @@ from lti_tool.sandbox.models import (
     SandboxPlatform,
     SandboxResult,
 )
-from lti_tool.services.grades import post_grade
-from lti_tool.services.platform_services import caller_for
 from lti_tool.services.roster import sync_roster
 from tests.lms import Browser, course_and_link, forms, launch_as, people
 

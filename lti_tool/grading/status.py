@@ -7,16 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.grading.outbox import CHANGED
 from lti_tool.models.course import User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import Competency
 from lti_tool.models.types import utcnow
-
-# The outbox state of a score the LMS holds another, newer value of (a teacher typed it).
-CHANGED = "changed"
 
 
 @dataclass(frozen=True)
@@ -70,14 +68,3 @@ def waiting(session: Session, context_id: int) -> Waiting:
         )
     ]
     return Waiting(int(count or 0), since, next_try, changed)
-
-
-def post_now(session: Session, context_id: int) -> int:
-    """The teacher's "Post now": every waiting score of the course is due at once, its
-    back-off forgotten (no commit). A lease still held by a worker is left to it."""
-    result = session.execute(
-        update(ScoreOutbox)
-        .where(ScoreOutbox.context_id == context_id, ScoreOutbox.state == "pending")
-        .values(next_attempt_at=utcnow(), attempts=0)
-    )
-    return int(result.rowcount or 0)

@@ -25,16 +25,15 @@ from sqlalchemy import bindparam, case, select
 from sqlalchemy.orm import Session
 
 from lti_tool.clients.ags import ScoreOutcome, post_score, results
-from lti_tool.clients.http import HttpError
-from lti_tool.clients.lti_services import ServiceCaller, ServiceError
-from lti_tool.clients.platform_http import PlatformUnavailable
+from lti_tool.clients.errors import PlatformError
+from lti_tool.clients.lti_services import ServiceCaller
 from lti_tool.db import upserts
 from lti_tool.lti.roles import STUDENT
 from lti_tool.models.course import Membership, User
 from lti_tool.models.grading import ScoreStamp
 from lti_tool.models.types import url_hash
 
-log = logging.getLogger("lti_tool.services.grades")
+log = logging.getLogger("lti_tool.grading.stamps")
 
 _ROLE = select(Membership.role).where(
     Membership.context_id == bindparam("context"), Membership.user_id == bindparam("user")
@@ -135,7 +134,7 @@ def read_back(
         found = next(
             (r for r in results(caller, lineitem_url, sub) if r.get("userId") == sub), None
         )
-    except (ServiceError, HttpError, PlatformUnavailable) as exc:
+    except PlatformError as exc:
         log.warning(
             "409 from %s for %s, and the result could not be read back: %s", lineitem_url, sub, exc
         )

@@ -4,21 +4,26 @@ re-created if someone deleted it in the LMS."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy.orm import Session
 
 from lti_tool.clients import ags
 from lti_tool.clients.lti_services import ServiceCaller
 from lti_tool.models.course import Context
 from lti_tool.models.mastery import Competency
+from lti_tool.store import StoreOpener
 
 TAG = "competency"
 
 
 def label_of(competency: Competency) -> str:
+    """The column's name in the gradebook, which follows the competency's title."""
     return f"Competency: {competency.title}"
 
 
 def resource_id_of(competency: Competency) -> str:
+    """What finds the column again in the LMS, whatever its label became."""
     return f"competency:{competency.id}"
 
 
@@ -69,3 +74,35 @@ def forget_column(session: Session, competency: Competency) -> None:
     competency.passback_lineitem_url = None
     competency.passback_label = None
     session.flush()
+
+
+def column_for(
+    short_store: StoreOpener,
+    session: Session,
+    caller: ServiceCaller,
+    context: Context,
+    competency: Competency,
+    maximum: float,
+    wait: float = 30.0,
+) -> str:
+    """The competency's column, made by exactly one worker: the others wait for it."""
+    lock = f"passback_column:{competency.id}"
+    deadline = time.monotonic() + wait
+    while True:
+        if competency.passback_lineitem_url and competency.passback_label == label_of(competency):
+            return competency.passback_lineitem_url
+        with short_store() as store:
+            mine = store.add(lock, 1, 60)
+        if mine:
+            try:
+                url = ensure_column(session, caller, context, competency, maximum)
+                session.commit()
+                return url
+            finally:
+                with short_store() as store:
+                    store.delete(lock)
+        if time.monotonic() > deadline:
+            raise LookupError(f"the column of competency {competency.code} is still being made")
+        time.sleep(0.1)
+        session.commit()  # end the read, so the next one sees the other worker's column
+        session.refresh(competency)

@@ -1,0 +1,328 @@
+"""The score outbox: one row per student and competency holding the score the LMS should
+show, queued in the caller's transaction and posted later by whichever worker claims it.
+
+Each row is claimed with a lease in its own short transaction, posted, and recorded in
+another, so no transaction is open while the platform is called, a worker killed mid-post
+leaves a lease that expires (the row is claimed again), and two workers never hold the same
+row. A row is settled only if its version is still the one posted: a newer value that
+arrived meanwhile stays pending and is posted next (docs/decisions.md #10).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from lti_tool.clients.platform_http import PlatformHttp
+from lti_tool.clients.tokens import AccessTokens
+from lti_tool.mastery.numbers import same_score
+from lti_tool.models.grading import ScoreOutbox
+from lti_tool.models.types import utcnow
+from lti_tool.settings import Settings
+from lti_tool.store import StoreOpener
+
+log = logging.getLogger("lti_tool.grading.outbox")
+
+# The outbox state of a score the LMS holds another, newer value of (a teacher typed it).
+CHANGED = "changed"
+
+
+class GradingRuntime(Protocol):
+    """What grading needs of the running app, named here so grading imports nothing above it
+    (the app's Runtime has all of it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def session_factory(self) -> sessionmaker[Session]: ...
+
+    @property
+    def platform_http(self) -> PlatformHttp: ...
+
+    @property
+    def tokens(self) -> AccessTokens: ...
+
+    @property
+    def short_store(self) -> StoreOpener: ...
+
+
+def queue_score(
+    session: Session,
+    context_id: int,
+    user_id: int,
+    competency_id: int,
+    score: float,
+    maximum: float,
+    now: datetime,
+) -> bool:
+    """Set the score the LMS should show; a newer value replaces a queued older one."""
+    row = session.scalar(
+        select(ScoreOutbox).where(
+            ScoreOutbox.competency_id == competency_id, ScoreOutbox.user_id == user_id
+        )
+    ) or ScoreOutbox(context_id=context_id, user_id=user_id, competency_id=competency_id)
+    return set_score(session, row, score, maximum, now)
+
+
+def set_score(
+    session: Session, row: ScoreOutbox, score: float, maximum: float, now: datetime
+) -> bool:
+    """`queue_score` on the pair's row already read, or a new one not yet added (a recompute
+    reads a course's outbox at once); False when nothing needs posting."""
+    # The last check before the LMS: whatever computed the score (a bug, a scale changed under
+    # old evidence), it never posts above its column's maximum (a "150 %" in the gradebook).
+    if not (math.isfinite(score) and math.isfinite(maximum) and maximum > 0 and score >= 0):
+        log.error(
+            "score %r of %r for user %s, competency %s not queued: not a usable score",
+            score,
+            maximum,
+            row.user_id,
+            row.competency_id,
+        )
+        return False
+    if score > maximum:
+        log.warning(
+            "score %g is above its column's maximum %g (user %s, competency %s): capped",
+            score,
+            maximum,
+            row.user_id,
+            row.competency_id,
+        )
+        score = maximum
+    if row.id is None:
+        row.score_given, row.score_maximum = score, maximum
+        row.next_attempt_at = row.updated_at = now
+        session.add(row)
+        return True
+    if (
+        same_score(row.score_given, score)
+        and same_score(row.score_maximum, maximum)
+        and row.state != "failed"
+    ):
+        return False
+    # One UPDATE naming every column, version bumped by the database: a worker may have
+    # marked the row posted since it was read, and an ORM flush (which writes only the
+    # attributes that changed from what it read) would keep that "posted" on the new value.
+    session.execute(
+        update(ScoreOutbox)
+        .where(ScoreOutbox.id == row.id)
+        .values(
+            score_given=score,
+            score_maximum=maximum,
+            version=ScoreOutbox.version + 1,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            last_error="",
+            updated_at=now,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return True
+
+
+def backoff(attempts: int) -> timedelta:
+    """Waits between tries grow to an hour at most; a platform down for a day still gets
+    every score once it is back."""
+    base = min(3600.0, 5.0 * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=base * (0.5 + random.random() / 2))
+
+
+class Held(NamedTuple):
+    """A claimed row: its id, the version claimed, and the lease's end, which is also the
+    claim's fencing token (a row claimed again by another worker carries another one)."""
+
+    row_id: int
+    version: int
+    until: datetime | None = None
+
+
+def due_now(now: datetime) -> tuple[Any, ...]:
+    """A row a worker may claim: pending, its retry time come, and held by nobody."""
+    return (
+        ScoreOutbox.state == "pending",
+        ScoreOutbox.next_attempt_at <= now,
+        or_(ScoreOutbox.claimed_until.is_(None), ScoreOutbox.claimed_until < now),
+    )
+
+
+def claim_batch(
+    rt: GradingRuntime, context_id: int | None, now: datetime, limit: int = 10
+) -> list[Held]:
+    """Up to `limit` due rows this worker now holds, in one statement.
+
+    The candidates are a CTE, evaluated once (PostgreSQL may re-run an `IN (… LIMIT …)`
+    subquery and claim more than the limit), locked with SKIP LOCKED so concurrent workers take
+    different rows (SQLite serializes writers and ignores it); the UPDATE checks the conditions
+    again, so no row is ever held by two workers."""
+    due = due_now(now)
+    candidates = select(ScoreOutbox.id).where(*due)
+    if context_id is not None:
+        candidates = candidates.where(ScoreOutbox.context_id == context_id)
+    chosen = (
+        candidates.order_by(ScoreOutbox.next_attempt_at, ScoreOutbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("chosen")
+    )
+    table = ScoreOutbox.__table__
+    until = now + timedelta(seconds=rt.settings.passback_lease_seconds)
+    with rt.session_factory() as session:
+        rows = (
+            session.connection()
+            .execute(
+                update(table)
+                .where(table.c.id == chosen.c.id, *due)
+                .values(claimed_until=until)
+                .returning(table.c.id, table.c.version)
+            )
+            .all()
+        )
+        session.commit()
+    return sorted(Held(int(i), int(v), until) for i, v in rows)
+
+
+def claim(rt: GradingRuntime, context_id: int | None, now: datetime) -> Held | None:
+    """One due row this worker now holds, or None when nothing is due."""
+    held = claim_batch(rt, context_id, now, limit=1)
+    return held[0] if held else None
+
+
+def renew(rt: GradingRuntime, session: Any, held: Held) -> datetime | None:
+    """Extend this worker's lease just before it posts, if the row is still this worker's
+    and still at the claimed version. A batch's last rows would otherwise outlive their
+    lease while the first ones are posted, and be posted twice by two workers."""
+    until = utcnow() + timedelta(seconds=rt.settings.passback_lease_seconds)
+    if held.until is None:
+        return until
+    result = session.execute(
+        update(ScoreOutbox)
+        .where(
+            ScoreOutbox.id == held.row_id,
+            ScoreOutbox.claimed_until == held.until,
+            ScoreOutbox.version == held.version,
+            ScoreOutbox.state == "pending",
+        )
+        .values(claimed_until=until)
+    )
+    if not result.rowcount:
+        # Lost it: another worker's claim, or a newer value. Free the lease if it is ours,
+        # so the newer value is due now rather than after the lease.
+        session.execute(
+            update(ScoreOutbox)
+            .where(ScoreOutbox.id == held.row_id, ScoreOutbox.claimed_until == held.until)
+            .values(claimed_until=None)
+        )
+    session.commit()
+    return until if result.rowcount else None
+
+
+def try_later(session: Session, row_id: int, version: int, mine: Any, error: str) -> int:
+    """A failed try: the row waits out its back-off; returns the tries so far (no commit).
+
+    Only a failed try counts towards the back-off: a lease that expired under a killed
+    worker, or a value replaced by a newer one, is no reason to wait longer. Fenced by `mine`:
+    a newer value (due now) or another worker's claim is left as it is."""
+    attempts = 1 + (
+        session.scalar(select(ScoreOutbox.attempts).where(ScoreOutbox.id == row_id)) or 0
+    )
+    session.execute(
+        update(ScoreOutbox)
+        .where(ScoreOutbox.id == row_id, ScoreOutbox.version == version, mine)
+        .values(
+            attempts=attempts,
+            claimed_until=None,
+            next_attempt_at=utcnow() + backoff(attempts),
+            last_error=error[:1000],
+        )
+    )
+    return attempts
+
+
+def mark_posted(session: Session, row_id: int, version: int, mine: Any, now: datetime) -> bool:
+    """The version posted is in the LMS; False when a newer value arrived meanwhile (it stays
+    pending, its lease freed if this worker held it), no commit."""
+    done = session.execute(
+        update(ScoreOutbox)
+        .where(ScoreOutbox.id == row_id, ScoreOutbox.version == version)
+        .values(
+            state="posted",
+            posted_version=version,
+            claimed_until=None,
+            last_error="",
+            updated_at=now,
+        )
+    )
+    if done.rowcount:  # type: ignore[attr-defined]
+        return True
+    session.execute(
+        update(ScoreOutbox).where(ScoreOutbox.id == row_id, mine).values(claimed_until=None)
+    )
+    return False
+
+
+def settle(
+    session: Session, row_id: int, version: int, state: str, reason: str, now: datetime
+) -> None:
+    """A final answer for the version posted; a newer value queued meanwhile stays pending."""
+    session.execute(
+        update(ScoreOutbox)
+        .where(
+            ScoreOutbox.id == row_id,
+            ScoreOutbox.version == version,
+            ScoreOutbox.state == "pending",
+        )
+        .values(state=state, claimed_until=None, last_error=reason, updated_at=now)
+    )
+
+
+def next_ready(session: Session, context_id: int | None) -> datetime | None:
+    """The soonest time a pending row can be claimed: a retry at its time, a row another
+    worker holds at its lease's end (if that worker died, nothing else would post it)."""
+    leased = and_(
+        ScoreOutbox.claimed_until.is_not(None),
+        ScoreOutbox.claimed_until > ScoreOutbox.next_attempt_at,
+    )
+    ready_at = case((leased, ScoreOutbox.claimed_until), else_=ScoreOutbox.next_attempt_at)
+    query = select(func.min(ready_at)).where(ScoreOutbox.state == "pending")
+    if context_id is not None:
+        query = query.where(ScoreOutbox.context_id == context_id)
+    return session.scalar(query)
+
+
+def retry_failed(session: Any, context_id: int, row_ids: list[int] | None = None) -> int:
+    """The teacher's "retry" on scores the LMS refused, or "post ours" on scores changed in
+    the LMS: back to pending, due now (no commit)."""
+    query = update(ScoreOutbox).where(
+        ScoreOutbox.context_id == context_id, ScoreOutbox.state.in_(("failed", CHANGED))
+    )
+    if row_ids is not None:
+        query = query.where(ScoreOutbox.id.in_(row_ids))
+    result = session.execute(
+        query.values(
+            state="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+            claimed_until=None,
+            version=ScoreOutbox.version + 1,
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def post_now(session: Session, context_id: int) -> int:
+    """The teacher's "Post now": every waiting score of the course is due at once, its
+    back-off forgotten (no commit). A lease still held by a worker is left to it."""
+    result = session.execute(
+        update(ScoreOutbox)
+        .where(ScoreOutbox.context_id == context_id, ScoreOutbox.state == "pending")
+        .values(next_attempt_at=utcnow(), attempts=0)
+    )
+    return int(result.rowcount or 0)
