@@ -14,43 +14,20 @@ import logging
 import math
 import random
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, func, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from lti_tool.clients.platform_http import PlatformHttp
-from lti_tool.clients.tokens import AccessTokens
 from lti_tool.mastery.numbers import same_score
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.types import utcnow
-from lti_tool.settings import Settings
-from lti_tool.store import StoreOpener
+from lti_tool.runtime import Runtime
 
 log = logging.getLogger("lti_tool.grading.outbox")
 
 # The outbox state of a score the LMS holds another, newer value of (a teacher typed it).
 CHANGED = "changed"
-
-
-class GradingRuntime(Protocol):
-    """What grading needs of the running app, named here so grading imports nothing above it
-    (the app's Runtime has all of it)."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def session_factory(self) -> sessionmaker[Session]: ...
-
-    @property
-    def platform_http(self) -> PlatformHttp: ...
-
-    @property
-    def tokens(self) -> AccessTokens: ...
-
-    @property
-    def short_store(self) -> StoreOpener: ...
 
 
 def queue_score(
@@ -153,9 +130,7 @@ def due_now(now: datetime) -> tuple[Any, ...]:
     )
 
 
-def claim_batch(
-    rt: GradingRuntime, context_id: int | None, now: datetime, limit: int = 10
-) -> list[Held]:
+def claim_batch(rt: Runtime, context_id: int | None, now: datetime, limit: int = 10) -> list[Held]:
     """Up to `limit` due rows this worker now holds, in one statement.
 
     The candidates are a CTE, evaluated once (PostgreSQL may re-run an `IN (… LIMIT …)`
@@ -189,13 +164,13 @@ def claim_batch(
     return sorted(Held(int(i), int(v), until) for i, v in rows)
 
 
-def claim(rt: GradingRuntime, context_id: int | None, now: datetime) -> Held | None:
+def claim(rt: Runtime, context_id: int | None, now: datetime) -> Held | None:
     """One due row this worker now holds, or None when nothing is due."""
     held = claim_batch(rt, context_id, now, limit=1)
     return held[0] if held else None
 
 
-def renew(rt: GradingRuntime, session: Any, held: Held) -> datetime | None:
+def renew(rt: Runtime, session: Any, held: Held) -> datetime | None:
     """Extend this worker's lease just before it posts, if the row is still this worker's
     and still at the claimed version. A batch's last rows would otherwise outlive their
     lease while the first ones are posted, and be posted twice by two workers."""

@@ -15,7 +15,6 @@ from lti_tool.clients.lti_services import ServiceError, caller_for
 from lti_tool.grading.columns import column_for, ensure_column, forget_column
 from lti_tool.grading.outbox import (
     CHANGED,
-    GradingRuntime,
     Held,
     mark_posted,
     renew,
@@ -27,6 +26,7 @@ from lti_tool.models.course import Context, User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, Competency
 from lti_tool.models.types import utcnow
+from lti_tool.runtime import Runtime
 
 log = logging.getLogger("lti_tool.grading.posting")
 
@@ -40,7 +40,7 @@ _ROW = select(
 
 
 def post_row(
-    rt: GradingRuntime,
+    rt: Runtime,
     row_id: int,
     version: int,
     until: datetime | None = None,
