@@ -35,6 +35,15 @@ PG_ADMIN_URL = os.environ.get(
 PG_DB_PREFIX = os.environ.get("LTI_TOOL_TEST_PG_PREFIX", "lti_tool_test_")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Tests run in one worker process per CPU (pytest-xdist, a dev dependency): most of a
+    test is waiting on HTTP and the database. `-n 0` runs them in this process; without
+    pytest-xdist installed they run here as before."""
+    if getattr(config.option, "numprocesses", 0) is None and not hasattr(config, "workerinput"):
+        config.option.numprocesses = "auto"
+
+
 def _postgres_reachable() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
