@@ -25,8 +25,8 @@ from lti_tool.sandbox.faults import set_faults
 from lti_tool.sandbox.models import SandboxLineItem, SandboxResult, SandboxUser
 from lti_tool.sandbox.seed import seed_platform
 from lti_tool.services.roster import sync_roster
-from tests.integration.test_worker_crash import _family
 from tests.lms import Browser, course_and_link, launch_as, people
+from tests.processes import family, stop_workers
 
 pytestmark = pytest.mark.postgres
 STUDENTS = 2000
@@ -97,7 +97,7 @@ def test_every_final_score_arrives_once(live_server, database_url, redis_space) 
             time.sleep(0.2)
         # mid-batch: one worker dies without a word, newer values arrive for 500 students
         # its work horse and scheduler live on (they are stopped at the end)
-        orphans = _family(workers[0].pid)[1:]
+        orphans = family(workers[0].pid)[1:]
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(10)
         workers.append(start_worker())
@@ -116,10 +116,7 @@ def test_every_final_score_arrives_once(live_server, database_url, redis_space) 
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for w in workers:
-            if w.poll() is None:
-                w.terminate()
-                w.wait(10)
+        stop_workers(workers)
         with rt.session_factory() as s:
             set_faults(s, "bulk", error_rate=0.0, kinds=[], retry_after=1)
             s.commit()

@@ -22,6 +22,7 @@ from lti_tool.sandbox.models import SandboxLineItem, SandboxResult, SandboxUser
 from tests.conftest import free_port, make_app
 from tests.integration.test_loop import setup_course, type_grade
 from tests.lms import Browser, course_and_link, forms, launch_as, people, synced_or_started
+from tests.processes import stop_workers
 
 pytestmark = pytest.mark.postgres
 GRADES = [10, 9, 8, 7.5, 7, 6, 5, 4, 3, 2]  # of 10: Mastery from 7.5 up (3 of 4)
@@ -105,9 +106,7 @@ def test_two_web_processes_and_two_workers_agree_with_one(
             time.sleep(0.3)
         assert synced  # the class page shows what the sync job came to
     finally:
-        for w in workers:
-            w.terminate()
-            w.wait(10)
+        stop_workers(workers)
         server.shutdown()
         second.extensions["lti_tool"].engine.dispose()
 

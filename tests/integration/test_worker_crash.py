@@ -21,6 +21,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.sandbox.faults import set_faults
 from tests.integration.test_loop import setup_course
 from tests.integration.test_outbox import queue_all
+from tests.processes import signal_family, stop_workers
 
 pytestmark = pytest.mark.postgres
 LEASE = 10  # seconds
@@ -50,34 +51,6 @@ def _registered(redis_space) -> list:
     from rq import Queue, Worker
 
     return list(Worker.all(queue=Queue(redis_space.prefix, connection=redis_space.client)))
-
-
-def _family(pid: int) -> list[int]:
-    """The process and its descendants: RQ runs each job in a work horse that it moves to a
-    process group of its own, and its scheduler in another child."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    family, grew = {pid}, True
-    while grew:
-        more = {child for child, parent in parents.items() if parent in family} - family
-        family |= more
-        grew = bool(more)
-    return sorted(family)
-
-
-def _stop(worker: subprocess.Popen, sig: int) -> None:
-    """Signal the worker, its work horse and its scheduler, as a machine that dies would."""
-    for pid in _family(worker.pid):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def test_every_score_arrives_within_twice_the_lease_of_a_crash(
@@ -126,7 +99,7 @@ def test_every_score_arrives_within_twice_the_lease_of_a_crash(
         while len(_registered(redis_space)) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert _posted(rt) < total, "the first worker finished before the second one started"
-        _stop(workers[0], signal.SIGKILL)
+        signal_family(workers[0], signal.SIGKILL)
         killed_at = time.monotonic()
         workers[0].wait(10)
         assert _held(rt), "the worker died holding no score"
@@ -134,14 +107,7 @@ def test_every_score_arrives_within_twice_the_lease_of_a_crash(
             time.sleep(0.1)
         took = time.monotonic() - killed_at
     finally:
-        for w in workers:
-            _stop(w, signal.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(10)
-            except subprocess.TimeoutExpired:
-                _stop(w, signal.SIGKILL)
-                w.wait(5)
+        stop_workers(workers)
         with rt.session_factory() as s:
             set_faults(s, "moodle", latency_ms=0)
             s.commit()
