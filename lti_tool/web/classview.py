@@ -15,15 +15,13 @@ from lti_tool.grading.status import waiting as passback_waiting
 from lti_tool.ids import row_id
 from lti_tool.lti.roles import STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
-from lti_tool.models.mastery import AuditEntry, Competency, Override
+from lti_tool.models.mastery import AuditEntry, Override
 from lti_tool.services import sync_outcome
 from lti_tool.services.class_view import class_view, course_levels
-from lti_tool.services.course_model import scale_of
-from lti_tool.services.evidence import add_rating
 from lti_tool.services.goals import GoalError, add_goal_from_form, goal_levels
 from lti_tool.services.grade_problems import course_problems
 from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
-from lti_tool.services.parent_evidence import rating_problem
+from lti_tool.services.ratings import RatingRefused, rate
 from lti_tool.services.recompute import recompute_course
 from lti_tool.services.student_view import student_view
 from lti_tool.web.binding import requires
@@ -202,7 +200,6 @@ def override(launch_id: str, user_id: int):
             g.user.id,
         )
     except OverrideError as exc:
-        db.rollback()
         return _student_page(launch_id, user, str(exc), 400)
     if result.scores_queued:
         _drain_after_commit()
@@ -218,27 +215,10 @@ def clear(launch_id: str, user_id: int, module_id: int):
     try:
         result = clear_override(db, g.context.id, user.id, module_id, g.user.id)
     except OverrideError as exc:
-        db.rollback()
         return _student_page(launch_id, user, str(exc), 400)
     if result.scores_queued:
         _drain_after_commit()
     return _back(launch_id, user.id, "Override cleared: the module follows its rule again.")
-
-
-def _rate(user_id: int, competency_id: str, level: str, note: str) -> str | None:
-    """Record one rating; a problem comes back as words, nothing is written then."""
-    db = request_db()
-    comp = db.get(Competency, cid) if (cid := row_id(competency_id)) else None
-    if comp is None or comp.context_id != g.context.id:
-        return "Choose a competency of this course."
-    if refused := rating_problem(db, comp):
-        return refused
-    scale = scale_of(db, comp)
-    found = scale.level_named(level)
-    if found is None:
-        return f"Choose a level of the scale ({', '.join(lv.name for lv in scale.levels)})."
-    add_rating(db, g.context.id, comp, user_id, found.points, note.strip()[:1000], g.user.id)
-    return None
 
 
 @bp.post("/c/<launch_id>/class/students/<int:user_id>/rating")
@@ -246,15 +226,17 @@ def _rate(user_id: int, competency_id: str, level: str, note: str) -> str | None
 def rating(launch_id: str, user_id: int):
     user = _student(user_id)
     form = request.form
-    problem = _rate(
-        user.id, form.get("competency_id", ""), form.get("level", ""), form.get("note", "")
-    )
-    if problem:
-        request_db().rollback()
-        return _student_page(launch_id, user, problem, 400)
-    result = recompute_course(
-        request_db(), g.context.id, {"rating": {"by": g.user.id}}, only={user.id}
-    )
+    try:
+        _, result = rate(
+            request_db(),
+            g.context.id,
+            row_id(form.get("competency_id", "")),
+            {user.id: form.get("level", "")},
+            form.get("note", ""),
+            g.user.id,
+        )
+    except RatingRefused as exc:
+        return _student_page(launch_id, user, str(exc), 400)
     if result.scores_queued:
         _drain_after_commit()
     return _back(launch_id, user.id, "Rating saved.")
@@ -264,35 +246,23 @@ def rating(launch_id: str, user_id: int):
 @requires(TEACHER)
 def quick_ratings(launch_id: str) -> Response:
     """The quick grid: one competency, a level for any number of students, one save."""
-    db = request_db()
-    comp_id = request.form.get("competency_id", "")
-    rated: set[int] = set()
-    for key, level in request.form.items():
-        if not key.startswith("level_") or not level:
-            continue
-        user_id = row_id(key.removeprefix("level_"))
-        if user_id is None:
-            continue
-        role = db.scalar(
-            select(Membership.role).where(
-                Membership.context_id == g.context.id, Membership.user_id == user_id
-            )
+    levels = {
+        user_id: level
+        for key, level in request.form.items()
+        if level and key.startswith("level_") and (user_id := row_id(key.removeprefix("level_")))
+    }
+    try:
+        saved, result = rate(
+            request_db(),
+            g.context.id,
+            row_id(request.form.get("competency_id", "")),
+            levels,
+            request.form.get("note", ""),
+            g.user.id,
+            grid=True,
         )
-        if role != STUDENT:
-            continue
-        problem = _rate(user_id, comp_id, level, request.form.get("note", ""))
-        if problem:
-            db.rollback()
-            return redirect(url_for("classview.index", launch_id=launch_id, problem=problem))
-        rated.add(user_id)
-    saved = len(rated)
-    if not saved:
-        return redirect(
-            url_for("classview.index", launch_id=launch_id, problem="No level was chosen.")
-        )
-    result = recompute_course(
-        db, g.context.id, {"rating": {"by": g.user.id, "count": saved}}, only=rated
-    )
+    except RatingRefused as exc:
+        return redirect(url_for("classview.index", launch_id=launch_id, problem=str(exc)))
     if result.scores_queued:
         _drain_after_commit()
     return redirect(

@@ -269,3 +269,29 @@ def test_class_view_says_how_long_scores_wait_and_posts_them_now(live_server) ->
     assert competency_cell(live_server, "Ava Adams")[0] == 3.5
     after = _text(browser.get(f"{base}/class").text)
     assert "been waiting" not in after and "1 posted, 0 waiting" in after
+
+
+def test_a_quick_grid_with_one_wrong_level_saves_none(live_server) -> None:
+    """All or nothing: the teacher fixes the one level and saves again, no half-saved grid."""
+    from lti_tool.models.mastery import Evidence
+
+    rt = live_server.rt
+    setup_course(live_server, "canvas")
+    browser, base = _teacher_launch(live_server, "canvas")
+    origin = base.split("/c/")[0]
+    grid_page = browser.get(f"{base}/class")
+    grid = _form(grid_page.text, "/class/ratings")
+    level_fields = re.findall(r'name="(level_\d+)"', grid_page.text)
+    comp_id = re.search(r'<option value="(\d+)">Equivalent fractions', grid_page.text).group(1)
+    refused = browser.post(
+        origin + grid["action"],
+        {
+            "csrf_token": grid["fields"]["csrf_token"],
+            "competency_id": comp_id,
+            level_fields[0]: "Mastery",
+            level_fields[1]: "Wizard",
+        },
+    )
+    assert "Choose a level of the scale (" in _text(refused.text)
+    with rt.session_factory() as s:
+        assert s.scalar(select(Evidence.id).where(Evidence.source == "rating")) is None
