@@ -18,7 +18,7 @@ from lti_tool.clients.http import HttpClient
 from lti_tool.runtime import Runtime
 from lti_tool.settings import Settings, load_settings
 from lti_tool.web import context as web_context
-from lti_tool.web.framing import FramePolicy
+from lti_tool.web.framing import FramePolicy, frame_src
 from lti_tool.wiring import build_runtime, configure_logging
 
 csrf = CSRFProtect()
@@ -88,7 +88,9 @@ def create_app(
 def _security_headers(app: Flask, settings: Settings, rt: Runtime) -> None:
     base = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action *; base-uri 'none'; object-src 'none'; frame-ancestors "
+        "form-action *; base-uri 'none'; object-src 'none'; "
+        + frame_src(settings)
+        + "frame-ancestors "
     )
     framing = FramePolicy(settings, rt.session_factory)
 

@@ -84,6 +84,9 @@ class Settings:
     # rate limits see the client, not the proxy. 0: the headers are ignored (anyone can send
     # them).
     trusted_proxy_count: int = 0
+    # Hosts a module's content may embed video from (https only; space- or comma-separated).
+    # The pages' CSP names exactly these in frame-src.
+    video_hosts: str = "youtube-nocookie.com www.youtube-nocookie.com player.vimeo.com"
     # Secrets: environment only.
     secret_key: str = field(default="", repr=False)
     database_url: str = field(default="", repr=False)

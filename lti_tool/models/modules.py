@@ -20,6 +20,8 @@ class Module(Base):
     context_id: Mapped[int] = context_column()
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
+    # What students read once it is open: Markdown (services/module_content.py renders it).
+    content: Mapped[str] = mapped_column(Text, default="", server_default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     # Set when the module is graded: its LMS column gets this maximum.
     score_maximum: Mapped[float | None] = mapped_column(Float, default=None)

@@ -18,6 +18,7 @@ from lti_tool.services.setup_tx import changed, delete, refusing
 class ModuleValues:
     title: str
     description: str = ""
+    content: str = ""
     sticky: bool = False
     lineitem_url: str | None = None
     complete_at_percent: float | None = None
@@ -27,6 +28,7 @@ class ModuleValues:
 
 def _apply(m: Module, v: ModuleValues) -> None:
     m.title, m.description, m.sticky = v.title, v.description, v.sticky
+    m.content = v.content
     m.lineitem_url = v.lineitem_url
     m.complete_at_percent = v.complete_at_percent
     m.score_maximum = v.score_maximum

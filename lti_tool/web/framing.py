@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.lti.message import origin
 from lti_tool.models.platform import Registration
+from lti_tool.services.module_content import host_list
 from lti_tool.settings import Settings
 
 REGISTERED_TTL_SECONDS = 60.0
@@ -64,3 +65,9 @@ class FramePolicy:
         with self._lock:
             self._registered = (now, value)
         return value
+
+
+def frame_src(settings: Settings) -> str:
+    """The CSP's `frame-src`: exactly the allowed video hosts, https only ('none' without)."""
+    hosts = host_list(settings.video_hosts)
+    return "frame-src " + (" ".join(f"https://{h}" for h in hosts) or "'none'") + "; "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -12,6 +15,8 @@ from lti_tool.lti.message import DEEP_LINKING_REQUEST
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.modules import Module
+from lti_tool.services import module_content
+from lti_tool.services.module_content import host_list
 from lti_tool.services.roster import RosterUnavailable, sync_roster
 from lti_tool.services.student_view import module_line
 from lti_tool.web import sync_problems
@@ -65,6 +70,9 @@ def module(launch_id: str, module_id: int) -> tuple[str, int]:
         for o in (db.get(Module, int(i)) for i in found.choice_of or [])
         if o is not None and o.context_id == g.context.id
     ]
+    # Content only to a student whose module is open, and to teachers: a mentor reads the
+    # mentee's explanations on their path, never a module's content.
+    content = _content(found) if g.binding.role in (STUDENT, TEACHER) else None
     page = render_template(
         "module.html",
         context=g.context,
@@ -72,6 +80,34 @@ def module(launch_id: str, module_id: int) -> tuple[str, int]:
         options=options,
         role=g.binding.role,
         launch_id=launch_id,
+        content=content,
+        preview=False,
+    )
+    return page, 200
+
+
+def _content(m: Module) -> Markup:
+    hosts = host_list(runtime().settings.video_hosts)
+    top = {h for o in g.binding.frame_origins if (h := urlsplit(o).hostname)}
+    return module_content.render(m.content or "", hosts, top)
+
+
+@bp.get("/c/<launch_id>/modules/<int:module_id>/preview")
+@requires(TEACHER)
+def preview_module(launch_id: str, module_id: int) -> tuple[str, int]:
+    """The module as a student reads it once it is open (teachers only)."""
+    found = request_db().get(Module, module_id)
+    if found is None or found.context_id != g.context.id:
+        abort(404)
+    page = render_template(
+        "module.html",
+        context=g.context,
+        module=found,
+        options=[],
+        role=STUDENT,
+        launch_id=launch_id,
+        content=_content(found),
+        preview=True,
     )
     return page, 200
 

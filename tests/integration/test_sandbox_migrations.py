@@ -33,7 +33,7 @@ def test_product_chain_alone_makes_no_sandbox_table(empty_url: str) -> None:
     assert migrate.needs_upgrade(engine)
     migrate.upgrade(engine)
     assert "sandbox_results" in _tables(engine)
-    assert _heads(engine) == {"0005", "s0001"}
+    assert _heads(engine) == {"0006", "s0001"}
     engine.dispose()
 
 
@@ -50,12 +50,12 @@ def test_database_from_before_the_branch_upgrades_and_keeps_its_rows(empty_url: 
             )
         )
         conn.execute(text("DELETE FROM alembic_version WHERE version_num = 's0001'"))
-    assert _heads(engine) == {"0005"}
+    assert _heads(engine) == {"0006"}
     assert migrate.needs_upgrade(engine)
 
     migrate.upgrade(engine)
 
-    assert _heads(engine) == {"0005", "s0001"}
+    assert _heads(engine) == {"0006", "s0001"}
     with engine.connect() as conn:
         names = conn.execute(text("SELECT name FROM sandbox_platforms")).scalars().all()
     assert names == ["Old Canvas"]
@@ -72,5 +72,5 @@ def test_sandbox_branch_comes_off_alone(empty_url: str) -> None:
         command.downgrade(cfg, "sandbox@base")
     assert not {t for t in _tables(engine) if t.startswith("sandbox_")}
     assert {"registrations", "store_entries", "evidence"} <= _tables(engine)
-    assert _heads(engine) == {"0005"}
+    assert _heads(engine) == {"0006"}
     engine.dispose()

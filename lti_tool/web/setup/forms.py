@@ -119,6 +119,7 @@ def module_fields(form: Any, module: Module | None) -> tuple[ModuleValues, Error
     values = ModuleValues(
         title=title,
         description=(form.get("description") or "").strip(),
+        content=(form.get("content") or "").strip(),
         sticky=form.get("sticky") == "on",
         lineitem_url=lineitem_url,
         complete_at_percent=numbers["complete_at_percent"],
