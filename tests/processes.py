@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -48,3 +49,22 @@ def stop_workers(workers: list[subprocess.Popen], grace: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             signal_family(w, signal.SIGKILL)
             w.wait(5)
+
+
+def start_worker(
+    database_url: str, redis_env: dict[str, str], tool_url: str, **settings: object
+) -> subprocess.Popen:
+    """A real `lti-tool worker` on the test's database and Redis space, configured only by
+    LTI_TOOL_* variables (none inherited from the machine); `settings` as LTI_TOOL_<NAME>."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
+        "LTI_TOOL_DATABASE_URL": database_url,
+        **redis_env,
+        "LTI_TOOL_BASE_URL": tool_url,
+        "LTI_TOOL_LOG_LEVEL": "WARNING",
+        **{f"LTI_TOOL_{name.upper()}": str(value) for name, value in settings.items()},
+    }
+    exe = str(Path(sys.executable).with_name("lti-tool"))
+    return subprocess.Popen(
+        [exe, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )

@@ -26,26 +26,34 @@ THREE_STEPS = [
 ]
 
 
+def a_course(s: Session) -> Context:
+    """A registration, deployment and course, as a migration test's starting rows."""
+    reg = Registration(
+        issuer="https://lms.example",
+        client_id="c1",
+        auth_login_url="https://lms.example/auth",
+        auth_token_url="https://lms.example/token",
+        key_set_url="https://lms.example/jwks",
+    )
+    s.add(reg)
+    s.flush()
+    dep = Deployment(registration_id=reg.id, deployment_id="d1")
+    s.add(dep)
+    s.flush()
+    ctx = Context(registration_id=reg.id, deployment_id=dep.id, id_on_platform="c", title="C")
+    s.add(ctx)
+    s.flush()
+    return ctx
+
+
 def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
     engine = make_engine(empty_url)
     migrate.upgrade(engine, "0004")
     with Session(engine) as s:
-        reg = Registration(
-            issuer="https://lms.example",
-            client_id="c1",
-            auth_login_url="https://lms.example/auth",
-            auth_token_url="https://lms.example/token",
-            key_set_url="https://lms.example/jwks",
-        )
-        s.add(reg)
+        ctx = a_course(s)
+        reg_id = ctx.registration_id
         s.flush()
-        dep = Deployment(registration_id=reg.id, deployment_id="d1")
-        s.add(dep)
-        s.flush()
-        ctx = Context(registration_id=reg.id, deployment_id=dep.id, id_on_platform="c", title="C")
-        s.add(ctx)
-        s.flush()
-        user = User(registration_id=reg.id, sub="ava")
+        user = User(registration_id=reg_id, sub="ava")
         three = Scale(context_id=ctx.id, name="Three steps", levels=THREE_STEPS)
         s.add_all([user, three])
         s.flush()

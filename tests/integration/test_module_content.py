@@ -17,8 +17,8 @@ from lti_tool.db import make_engine
 from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.models.course import Context
 from lti_tool.models.modules import Module
-from lti_tool.models.platform import Deployment, Registration
 from lti_tool.models.types import UTCDateTime, utcnow
+from tests.integration.test_evidence_migration import a_course
 from tests.integration.test_learner_pages import _launch
 from tests.integration.test_loop import setup_course, type_grade
 from tests.integration.test_setup_pages import Teacher
@@ -114,20 +114,7 @@ def test_old_descriptions_become_content_as_text(empty_url: str) -> None:
     engine = make_engine(empty_url)
     migrate.upgrade(engine, "0005")
     with Session(engine) as s:
-        reg = Registration(
-            issuer="https://lms.example",
-            client_id="c1",
-            auth_login_url="https://lms.example/auth",
-            auth_token_url="https://lms.example/token",
-            key_set_url="https://lms.example/jwks",
-        )
-        s.add(reg)
-        s.flush()
-        dep = Deployment(registration_id=reg.id, deployment_id="d1")
-        s.add(dep)
-        s.flush()
-        ctx = Context(registration_id=reg.id, deployment_id=dep.id, id_on_platform="c", title="C")
-        s.add(ctx)
+        ctx = a_course(s)
         s.commit()
         ctx_id = ctx.id
     old = sa.table(

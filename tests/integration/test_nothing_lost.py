@@ -8,12 +8,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from lti_tool.clients.lti_services import caller_for
 from lti_tool.grading.outbox import queue_score
@@ -25,20 +23,12 @@ from lti_tool.sandbox.faults import set_faults
 from lti_tool.sandbox.models import SandboxLineItem, SandboxResult, SandboxUser
 from lti_tool.sandbox.seed import seed_platform
 from lti_tool.services.roster import sync_roster
+from tests.integration.test_outbox import posted_count
 from tests.lms import Browser, course_and_link, launch_as, people
-from tests.processes import family, stop_workers
+from tests.processes import family, start_worker, stop_workers
 
 pytestmark = pytest.mark.postgres
 STUDENTS = 2000
-
-
-def _posted(rt) -> int:
-    with rt.session_factory() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(ScoreOutbox)
-            .where(ScoreOutbox.state == "posted", ScoreOutbox.posted_version == ScoreOutbox.version)
-        )
 
 
 def test_every_final_score_arrives_once(live_server, database_url, redis_space) -> None:
@@ -71,43 +61,33 @@ def test_every_final_score_arrives_once(live_server, database_url, redis_space) 
         set_faults(s, "bulk", error_rate=0.2, kinds=["500", "429", "drop"], retry_after=1)
         s.commit()
 
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
-        "LTI_TOOL_DATABASE_URL": database_url,
-        **redis_space.env(),
-        "LTI_TOOL_BASE_URL": live_server.tool_url,
-        "LTI_TOOL_LOG_LEVEL": "WARNING",
-        "LTI_TOOL_PASSBACK_LEASE_SECONDS": "3",
-    }
-    exe = str(Path(sys.executable).with_name("lti-tool"))
-
-    def start_worker() -> subprocess.Popen:
-        return subprocess.Popen(
-            [exe, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    def start() -> subprocess.Popen:
+        return start_worker(
+            database_url, redis_space.env(), live_server.tool_url, passback_lease_seconds=3
         )
 
     orphans: list[int] = []
     queue = redis_space.queue()
-    workers = [start_worker() for _ in range(4)]
+    workers = [start() for _ in range(4)]
     try:
         for _ in range(4):
             queue.enqueue("drain", context_id)
         deadline = time.monotonic() + 120
-        while _posted(rt) < STUDENTS // 5 and time.monotonic() < deadline:
+        while posted_count(rt) < STUDENTS // 5 and time.monotonic() < deadline:
             time.sleep(0.2)
         # mid-batch: one worker dies without a word, newer values arrive for 500 students
         # its work horse and scheduler live on (they are stopped at the end)
         orphans = family(workers[0].pid)[1:]
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(10)
-        workers.append(start_worker())
+        workers.append(start())
         changed = students[:500]
         with rt.session_factory() as s:
             for uid in changed:
                 queue_score(s, context_id, uid, comp_id, 3.5, 4.0, utcnow())
             s.commit()
         deadline = time.monotonic() + 240
-        while _posted(rt) < STUDENTS and time.monotonic() < deadline:
+        while posted_count(rt) < STUDENTS and time.monotonic() < deadline:
             queue.enqueue("drain", context_id)  # the scheduler's periodic tick
             time.sleep(2)
     finally:

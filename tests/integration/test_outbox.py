@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from lti_tool.grading.outbox import claim, queue_score
 from lti_tool.grading.posting import post_row
@@ -29,6 +29,16 @@ def queue_all(rt, context_id: int, comp_id: int, value: float) -> int:
             queue_score(s, context_id, uid, comp_id, value, 4.0, utcnow())
         s.commit()
     return len(students)
+
+
+def posted_count(rt) -> int:
+    """Rows whose latest value is in the LMS."""
+    with rt.session_factory() as s:
+        return s.scalar(
+            select(func.count())
+            .select_from(ScoreOutbox)
+            .where(ScoreOutbox.state == "posted", ScoreOutbox.posted_version == ScoreOutbox.version)
+        )
 
 
 def cells(rt) -> list[SandboxResult]:

@@ -4,12 +4,8 @@ audit entry per change, one post per changed score, each at its value."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +18,7 @@ from lti_tool.sandbox.models import SandboxLineItem, SandboxResult, SandboxUser
 from tests.conftest import free_port, make_app
 from tests.integration.test_loop import setup_course, type_grade
 from tests.lms import Browser, course_and_link, forms, launch_as, people, synced_or_started
-from tests.processes import stop_workers
+from tests.processes import start_worker, stop_workers
 
 pytestmark = pytest.mark.postgres
 GRADES = [10, 9, 8, 7.5, 7, 6, 5, 4, 3, 2]  # of 10: Mastery from 7.5 up (3 of 4)
@@ -54,19 +50,8 @@ def test_two_web_processes_and_two_workers_agree_with_one(
     second = make_app(database_url, port, **redis_space.settings(), secret_key="m" * 40)
     server = make_server("127.0.0.1", port, second, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
-        "LTI_TOOL_DATABASE_URL": database_url,
-        **redis_space.env(),
-        "LTI_TOOL_BASE_URL": live_server.tool_url,
-        "LTI_TOOL_LOG_LEVEL": "WARNING",
-    }
-    exe = str(Path(sys.executable).with_name("lti-tool"))
     workers = [
-        subprocess.Popen(
-            [exe, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for _ in range(2)
+        start_worker(database_url, redis_space.env(), live_server.tool_url) for _ in range(2)
     ]
     try:
         browser = Browser()

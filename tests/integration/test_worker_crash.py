@@ -5,12 +5,9 @@ the next hourly tick (RQ never runs the killed drain again)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,21 +17,12 @@ from lti_tool.models.mastery import Competency
 from lti_tool.models.types import utcnow
 from lti_tool.sandbox.faults import set_faults
 from tests.integration.test_loop import setup_course
-from tests.integration.test_outbox import queue_all
-from tests.processes import signal_family, stop_workers
+from tests.integration.test_outbox import posted_count, queue_all
+from tests.processes import signal_family, start_worker, stop_workers
 
 pytestmark = pytest.mark.postgres
 LEASE = 10  # seconds
 LATENCY_MS = 50  # per LMS call, so a batch of ten takes half a second or more
-
-
-def _posted(rt) -> int:
-    with rt.session_factory() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(ScoreOutbox)
-            .where(ScoreOutbox.state == "posted", ScoreOutbox.posted_version == ScoreOutbox.version)
-        )
 
 
 def _held(rt) -> int:
@@ -69,22 +57,10 @@ def test_every_score_arrives_within_twice_the_lease_of_a_crash(
     with rt.session_factory() as s:
         set_faults(s, "moodle", latency_ms=LATENCY_MS)
         s.commit()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")},
-        "LTI_TOOL_DATABASE_URL": database_url,
-        **redis_space.env(),
-        "LTI_TOOL_BASE_URL": live_server.tool_url,
-        "LTI_TOOL_LOG_LEVEL": "WARNING",
-        "LTI_TOOL_PASSBACK_LEASE_SECONDS": str(LEASE),
-    }
-    exe = str(Path(sys.executable).with_name("lti-tool"))
 
     def start() -> subprocess.Popen:
-        return subprocess.Popen(
-            [exe, "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        return start_worker(
+            database_url, redis_space.env(), live_server.tool_url, passback_lease_seconds=LEASE
         )
 
     workers = [start()]
@@ -92,18 +68,18 @@ def test_every_score_arrives_within_twice_the_lease_of_a_crash(
         # The first worker drains what is due when it starts; a second one joins; the first
         # dies holding a batch, and the second carries on.
         deadline = time.monotonic() + 60
-        while not (_held(rt) and _posted(rt) >= 3) and time.monotonic() < deadline:
+        while not (_held(rt) and posted_count(rt) >= 3) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _held(rt) and _posted(rt) >= 3, "the worker did not start posting"
+        assert _held(rt) and posted_count(rt) >= 3, "the worker did not start posting"
         workers.append(start())
         while len(_registered(redis_space)) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _posted(rt) < total, "the first worker finished before the second one started"
+        assert posted_count(rt) < total, "the first worker finished before the second one started"
         signal_family(workers[0], signal.SIGKILL)
         killed_at = time.monotonic()
         workers[0].wait(10)
         assert _held(rt), "the worker died holding no score"
-        while _posted(rt) < total and time.monotonic() < killed_at + 3 * LEASE + 10:
+        while posted_count(rt) < total and time.monotonic() < killed_at + 3 * LEASE + 10:
             time.sleep(0.1)
         took = time.monotonic() - killed_at
     finally:
@@ -111,7 +87,7 @@ def test_every_score_arrives_within_twice_the_lease_of_a_crash(
         with rt.session_factory() as s:
             set_faults(s, "moodle", latency_ms=0)
             s.commit()
-    posted = _posted(rt)
+    posted = posted_count(rt)
     assert posted == total, f"{total - posted} scores still waiting {took:.1f} s after the crash"
     assert took <= 2 * LEASE, f"the last score arrived {took:.1f} s after the crash"
 
