@@ -1,6 +1,7 @@
-"""Competency columns in the LMS gradebook: one per competency, found again by its
-`resourceId` rather than duplicated, created on first need, renamed with the competency, and
-re-created if someone deleted it in the LMS."""
+"""The tool's own LMS gradebook columns: one per competency ("Competency: <title>", its score)
+and one per module that gates LMS content ("Unlocked: <title>", 1 open, 0 locked). Each is
+found again by its `resourceId` rather than duplicated, created on first need, renamed with
+its owner, and re-created if someone deleted it in the LMS."""
 
 from __future__ import annotations
 
@@ -12,34 +13,60 @@ from lti_tool.clients import ags
 from lti_tool.clients.lti_services import ServiceCaller
 from lti_tool.models.course import Context
 from lti_tool.models.mastery import Competency
+from lti_tool.models.modules import Module
 from lti_tool.store import StoreOpener
 
 TAG = "competency"
+UNLOCK_TAG = "unlock"
+
+Owner = Competency | Module
 
 
-def label_of(competency: Competency) -> str:
-    """The column's name in the gradebook, which follows the competency's title."""
-    return f"Competency: {competency.title}"
+def label_of(owner: Owner) -> str:
+    """The column's name in the gradebook, which follows its owner's title."""
+    if isinstance(owner, Module):
+        return f"Unlocked: {owner.title}"
+    return f"Competency: {owner.title}"
 
 
-def resource_id_of(competency: Competency) -> str:
+def resource_id_of(owner: Owner) -> str:
     """What finds the column again in the LMS, whatever its label became."""
-    return f"competency:{competency.id}"
+    if isinstance(owner, Module):
+        return f"unlock:{owner.id}"
+    return f"competency:{owner.id}"
+
+
+def tag_of(owner: Owner) -> str:
+    return UNLOCK_TAG if isinstance(owner, Module) else TAG
+
+
+def known_column(owner: Owner) -> tuple[str | None, str | None]:
+    """The line item URL and the label it had when the tool last wrote it."""
+    if isinstance(owner, Module):
+        return owner.unlock_lineitem_url, owner.unlock_label
+    return owner.passback_lineitem_url, owner.passback_label
+
+
+def _remember(owner: Owner, url: str | None, label: str | None) -> None:
+    if isinstance(owner, Module):
+        owner.unlock_lineitem_url, owner.unlock_label = url, label
+    else:
+        owner.passback_lineitem_url, owner.passback_label = url, label
 
 
 def ensure_column(
     session: Session,
     caller: ServiceCaller,
     context: Context,
-    competency: Competency,
+    owner: Owner,
     score_maximum: float,
 ) -> str:
-    """The competency's line item URL, making or fixing the column as needed (no commit)."""
+    """The owner's line item URL, making or fixing the column as needed (no commit)."""
     if not context.lineitems_url:
         raise LookupError("the LMS offers no gradebook service (AGS line items) for this course")
-    label = label_of(competency)
-    url = competency.passback_lineitem_url
-    if url and competency.passback_label != label:
+    label = label_of(owner)
+    url, known_label = known_column(owner)
+    if url and known_label != label:
         item = ags.get_lineitem(caller, url)
         if item is None:
             url = None
@@ -48,9 +75,9 @@ def ensure_column(
                 caller, url, {**item, "label": label, "scoreMaximum": score_maximum}
             )
     if not url:
-        rid = resource_id_of(competency)
+        rid, tag = resource_id_of(owner), tag_of(owner)
         found = next(
-            iter(ags.lineitems(caller, context.lineitems_url, resource_id=rid, tag=TAG)), None
+            iter(ags.lineitems(caller, context.lineitems_url, resource_id=rid, tag=tag)), None
         )
         if found is not None:
             url = str(found["id"])
@@ -60,19 +87,17 @@ def ensure_column(
             created = ags.create_lineitem(
                 caller,
                 context.lineitems_url,
-                {"label": label, "scoreMaximum": score_maximum, "resourceId": rid, "tag": TAG},
+                {"label": label, "scoreMaximum": score_maximum, "resourceId": rid, "tag": tag},
             )
             url = str(created["id"])
-    competency.passback_lineitem_url = url
-    competency.passback_label = label
+    _remember(owner, url, label)
     session.flush()
     return url
 
 
-def forget_column(session: Session, competency: Competency) -> None:
+def forget_column(session: Session, owner: Owner) -> None:
     """The column is gone from the LMS (404): the next post makes it again."""
-    competency.passback_lineitem_url = None
-    competency.passback_label = None
+    _remember(owner, None, None)
     session.flush()
 
 
@@ -81,28 +106,29 @@ def column_for(
     session: Session,
     caller: ServiceCaller,
     context: Context,
-    competency: Competency,
+    owner: Owner,
     maximum: float,
     wait: float = 30.0,
 ) -> str:
-    """The competency's column, made by exactly one worker: the others wait for it."""
-    lock = f"passback_column:{competency.id}"
+    """The owner's column, made by exactly one worker: the others wait for it."""
+    lock = f"passback_column:{resource_id_of(owner)}"
     deadline = time.monotonic() + wait
     while True:
-        if competency.passback_lineitem_url and competency.passback_label == label_of(competency):
-            return competency.passback_lineitem_url
+        url, known_label = known_column(owner)
+        if url and known_label == label_of(owner):
+            return url
         with short_store() as store:
             mine = store.add(lock, 1, 60)
         if mine:
             try:
-                url = ensure_column(session, caller, context, competency, maximum)
+                url = ensure_column(session, caller, context, owner, maximum)
                 session.commit()
                 return url
             finally:
                 with short_store() as store:
                     store.delete(lock)
         if time.monotonic() > deadline:
-            raise LookupError(f"the column of competency {competency.code} is still being made")
+            raise LookupError(f"the column {label_of(owner)!r} is still being made")
         time.sleep(0.1)
         session.commit()  # end the read, so the next one sees the other worker's column
-        session.refresh(competency)
+        session.refresh(owner)

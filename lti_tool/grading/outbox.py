@@ -57,20 +57,20 @@ def set_score(
     # old evidence), it never posts above its column's maximum (a "150 %" in the gradebook).
     if not (math.isfinite(score) and math.isfinite(maximum) and maximum > 0 and score >= 0):
         log.error(
-            "score %r of %r for user %s, competency %s not queued: not a usable score",
+            "score %r of %r for user %s, %s not queued: not a usable score",
             score,
             maximum,
             row.user_id,
-            row.competency_id,
+            column_name(row),
         )
         return False
     if score > maximum:
         log.warning(
-            "score %g is above its column's maximum %g (user %s, competency %s): capped",
+            "score %g is above its column's maximum %g (user %s, %s): capped",
             score,
             maximum,
             row.user_id,
-            row.competency_id,
+            column_name(row),
         )
         score = maximum
     if row.id is None:
@@ -103,6 +103,13 @@ def set_score(
         .execution_options(synchronize_session="fetch")
     )
     return True
+
+
+def column_name(row: ScoreOutbox) -> str:
+    """Whose column a row is for, in a log line."""
+    if row.module_id is not None:
+        return f"unlock column of module {row.module_id}"
+    return f"competency {row.competency_id}"
 
 
 def backoff(attempts: int) -> timedelta:

@@ -1,6 +1,6 @@
-"""Posting one claimed outbox row to the LMS: the lease renewed, the competency's column
-found or made, the score posted with its stamp, and the answer recorded with an audit entry,
-in one commit per score."""
+"""Posting one claimed outbox row to the LMS: the lease renewed, the column (a competency's,
+or a gated module's unlock column) found or made, the score posted with its stamp, and the
+answer recorded with an audit entry, in one commit per score."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from lti_tool.grading.stamps import post_grade
 from lti_tool.models.course import Context, User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, Competency
+from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import Runtime
 
@@ -32,11 +33,19 @@ log = logging.getLogger("lti_tool.grading.posting")
 
 _ROW = select(
     ScoreOutbox.competency_id,
+    ScoreOutbox.module_id,
     ScoreOutbox.context_id,
     ScoreOutbox.user_id,
     ScoreOutbox.score_given,
     ScoreOutbox.score_maximum,
 )
+
+
+def about(owner: Competency | Module) -> dict[str, object]:
+    """What an audit entry names: the competency's code, or the gated module."""
+    if isinstance(owner, Module):
+        return {"module": owner.id, "title": owner.title, "column": "unlock"}
+    return {"competency": owner.code}
 
 
 def post_row(
@@ -60,11 +69,13 @@ def post_row(
     mine = ScoreOutbox.claimed_until == lease if until is not None else ScoreOutbox.id == row_id
     values = session.execute(_ROW.where(ScoreOutbox.id == row_id)).first()
     assert values is not None
-    comp_id, ctx_id, user_id, given, maximum = values
-    competency = session.get(Competency, comp_id)
+    comp_id, module_id, ctx_id, user_id, given, maximum = values
+    owner: Competency | Module | None = (
+        session.get(Competency, comp_id) if comp_id is not None else session.get(Module, module_id)
+    )
     context = session.get(Context, ctx_id)
     user = session.get(User, user_id)
-    if competency is None or context is None or user is None:
+    if owner is None or context is None or user is None:
         session.execute(delete(ScoreOutbox).where(ScoreOutbox.id == row_id))
         session.commit()
         return "superseded"
@@ -72,16 +83,16 @@ def post_row(
         caller = callers.get(context.id)
         if caller is None:
             caller = callers[context.id] = caller_for(session, context, rt.platform_http, rt.tokens)
-        url = column_for(rt.short_store, session, caller, context, competency, maximum)
+        url = column_for(rt.short_store, session, caller, context, owner, maximum)
         try:
             outcome = post_grade(session, caller, context.id, user, url, given, maximum)
         except ServiceError as exc:
             if exc.status != 404:
                 raise
             # The column was deleted in the LMS: make it again and post there.
-            forget_column(session, competency)
+            forget_column(session, owner)
             session.commit()
-            url = ensure_column(session, caller, context, competency, maximum)
+            url = ensure_column(session, caller, context, owner, maximum)
             session.commit()
             outcome = post_grade(session, caller, context.id, user, url, given, maximum)
         # the stamp is committed below, with the outbox record: one commit per score
@@ -108,7 +119,7 @@ def post_row(
             at=now,
             kind=kind,
             user_id=user.id,
-            detail={"competency": competency.code, "score": given, **extra},
+            detail={**about(owner), "score": given, **extra},
         )
     )
     session.commit()

@@ -14,6 +14,7 @@ from lti_tool.grading.outbox import CHANGED
 from lti_tool.models.course import User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import Competency
+from lti_tool.models.modules import Module
 from lti_tool.models.types import utcnow
 
 
@@ -57,11 +58,17 @@ def waiting(session: Session, context_id: int) -> Waiting:
         ).where(ScoreOutbox.context_id == context_id, ScoreOutbox.state == "pending")
     ).one()
     changed = [
-        ChangedInLms(row.id, name or f"Student {row.user_id}", title or "?", row.last_error)
-        for row, name, title in session.execute(
-            select(ScoreOutbox, User.name, Competency.title)
+        ChangedInLms(
+            row.id,
+            name or f"Student {row.user_id}",
+            title or (f"Unlocked: {module}" if module else "?"),
+            row.last_error,
+        )
+        for row, name, title, module in session.execute(
+            select(ScoreOutbox, User.name, Competency.title, Module.title)
             .outerjoin(User, User.id == ScoreOutbox.user_id)
             .outerjoin(Competency, Competency.id == ScoreOutbox.competency_id)
+            .outerjoin(Module, Module.id == ScoreOutbox.module_id)
             .where(ScoreOutbox.context_id == context_id, ScoreOutbox.state == CHANGED)
             .order_by(ScoreOutbox.updated_at.desc())
             .limit(200)

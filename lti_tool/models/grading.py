@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
@@ -25,8 +25,9 @@ class ScoreStamp(Base):
 
 
 class ScoreOutbox(Base):
-    """The competency score each student should have in the LMS gradebook: one row per
-    student and competency, written in the same transaction as the mastery change.
+    """The score each student should have in one of the tool's LMS gradebook columns: one
+    row per student and competency (the competency score), or per student and gated module
+    (its unlock column: 1 open, 0 locked), written in the same transaction as the change.
 
     The latest value wins: a newer value bumps `version`, and a worker marks the row posted
     only if the version it posted is still the row's version. A claimed row carries a lease
@@ -34,12 +35,22 @@ class ScoreOutbox(Base):
     """
 
     __tablename__ = "score_outbox"
-    __table_args__ = (UniqueConstraint("competency_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("competency_id", "user_id"),
+        UniqueConstraint("module_id", "user_id"),
+        CheckConstraint("(competency_id IS NULL) <> (module_id IS NULL)", name="one_column_owner"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     context_id: Mapped[int] = context_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    competency_id: Mapped[int] = mapped_column(ForeignKey("competencies.id", ondelete="CASCADE"))
+    # Exactly one of the two: whose column the score goes to.
+    competency_id: Mapped[int | None] = mapped_column(
+        ForeignKey("competencies.id", ondelete="CASCADE"), default=None
+    )
+    module_id: Mapped[int | None] = mapped_column(
+        ForeignKey("modules.id", ondelete="CASCADE"), default=None
+    )
     score_given: Mapped[float] = mapped_column(Float)
     score_maximum: Mapped[float] = mapped_column(Float)
     version: Mapped[int] = mapped_column(Integer, default=1)

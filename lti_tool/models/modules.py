@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
@@ -33,4 +33,9 @@ class Module(Base):
     # The module's own gradebook column (placed graded modules) and what completes it.
     lineitem_url: Mapped[str | None] = mapped_column(String(1000), default=None)
     complete_at_percent: Mapped[float | None] = mapped_column(Float, default=None)
+    # "Gate my LMS content with this": the tool keeps an "Unlocked: <title>" column (0 or 1
+    # per student) that the LMS's own restrictions can use (grading/columns.py).
+    gates_lms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    unlock_lineitem_url: Mapped[str | None] = mapped_column(String(1000), default=None)
+    unlock_label: Mapped[str | None] = mapped_column(String(300), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

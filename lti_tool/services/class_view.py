@@ -106,6 +106,15 @@ class ModuleSummary:
     id: int
     title: str
     counts: dict[str, int]
+    # A module that gates LMS content: how many students have it open here, and how many of
+    # those the LMS already has a 1 for in the unlock column (the rest are waiting for it).
+    gated: bool = False
+    open_in_tool: int = 0
+    known_to_lms: int = 0
+
+    @property
+    def waiting(self) -> int:
+        return self.open_in_tool - self.known_to_lms
 
 
 @dataclass
@@ -213,12 +222,18 @@ def class_view(
         if only_stuck and not stuck:
             continue
         rows.append(row)
+    lms_open = lms_knows_open(session, context_id, [m.id for m in modules if m.gates_lms])
     summaries = []
     for m in modules:
         counts: dict[str, int] = {}
         for r in rows:
             counts[r.modules[m.id]] = counts.get(r.modules[m.id], 0) + 1
-        summaries.append(ModuleSummary(m.id, m.title, counts))
+        summary = ModuleSummary(m.id, m.title, counts, gated=m.gates_lms)
+        if m.gates_lms:
+            opened = [r.user_id for r in rows if r.modules[m.id] != "locked"]
+            summary.open_in_tool = len(opened)
+            summary.known_to_lms = sum(1 for u in opened if (u, m.id) in lms_open)
+        summaries.append(summary)
     averages: list[float | None] = []
     for i in range(len(comps)):
         scored = [r.cells[i].score for r in rows if r.cells[i].score is not None]
@@ -230,13 +245,15 @@ def class_view(
             .group_by(ScoreOutbox.state)
         ).all()
     )
-    comp_titles = {c.id: c.title for c in comps}
+    titles = {("c", c.id): c.title for c in comps} | {
+        ("m", m.id): f"Unlocked: {m.title}" for m in modules
+    }
     names = {uid: name for uid, name, *_ in people}
     failed = [
         FailedPost(
             o.id,
             names.get(o.user_id) or f"Student {o.user_id}",
-            comp_titles.get(o.competency_id, "?"),
+            titles.get(("c", o.competency_id) if o.module_id is None else ("m", o.module_id), "?"),
             o.score_given,
             o.last_error,
             o.updated_at,
@@ -249,6 +266,25 @@ def class_view(
         )
     ]
     return ClassView(comps, rows, summaries, passback, failed, hidden, stuck_days, averages)
+
+
+def lms_knows_open(
+    session: Session, context_id: int, module_ids: list[int]
+) -> set[tuple[int, int]]:
+    """(student, module) pairs whose unlock column holds a posted 1: open in the LMS too."""
+    if not module_ids:
+        return set()
+    return {
+        (int(u), int(m))
+        for u, m in session.execute(
+            select(ScoreOutbox.user_id, ScoreOutbox.module_id).where(
+                ScoreOutbox.context_id == context_id,
+                ScoreOutbox.module_id.in_(module_ids),
+                ScoreOutbox.state == "posted",
+                ScoreOutbox.score_given >= 0.5,
+            )
+        )
+    }
 
 
 def course_levels(session: Session, context_id: int) -> list[dict]:

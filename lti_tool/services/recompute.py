@@ -1,6 +1,7 @@
 """Recompute a course: run the engine on its current facts, store what changed (mastery and
 unlock states), write an audit entry per change with its cause, and put each changed
-competency score in the outbox, all in the caller's transaction.
+competency score in the outbox, and each gated module's unlock score (1 open, 0 locked) too,
+all in the caller's transaction.
 
 The stored states are the "before"; the engine's result on the current facts is the
 "after". Writing only the differences makes a recompute idempotent: run twice, it changes
@@ -26,12 +27,18 @@ from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
 from lti_tool.models.types import utcnow
 from lti_tool.services.course_model import evaluate, load_model
 
+# The session's `info` key naming the courses whose recompute queued scores in it, so the
+# caller that commits can have them posted.
+QUEUED = "lti_tool.scores_queued_for"
+
 
 @dataclass
 class Recomputed:
     mastery_changed: int = 0
     unlocks_changed: int = 0
+    # every score queued for the gradebook, the gated modules' unlock scores among them
     scores_queued: int = 0
+    unlocks_queued: int = 0
     changed_students: set[int] = field(default_factory=set)
 
 
@@ -87,7 +94,7 @@ def recompute_course(
 
     out = Recomputed()
     outbox = {
-        (o.user_id, o.competency_id): o
+        (o.user_id, o.competency_id, o.module_id): o
         for o in session.scalars(
             select(ScoreOutbox).where(
                 ScoreOutbox.context_id == context_id, mine(ScoreOutbox.user_id)
@@ -140,7 +147,7 @@ def recompute_course(
             )
             if result.score is not None:
                 top = snapshot.scales[code].top_points
-                row_out = outbox.get((user_id, comp.id)) or ScoreOutbox(
+                row_out = outbox.get((user_id, comp.id, None)) or ScoreOutbox(
                     context_id=context_id, user_id=user_id, competency_id=comp.id
                 )
                 queued = set_score(session, row_out, result.score, top, now)
@@ -160,6 +167,13 @@ def recompute_course(
         for module_key, module in snapshot.modules.items():
             status = state.module_status(student, module_key).name.lower()
             held = (student, module_key) in sticky
+            if module.gates_lms:
+                gate = outbox.get((user_id, None, module.id)) or ScoreOutbox(
+                    context_id=context_id, user_id=user_id, module_id=module.id
+                )
+                if set_score(session, gate, 0.0 if status == "locked" else 1.0, 1.0, now):
+                    out.unlocks_queued += 1
+                    out.scores_queued += 1
             row = unlocks.get((user_id, module.id))
             if row is None:
                 session.add(
@@ -200,4 +214,6 @@ def recompute_course(
                 )
             )
     session.flush()
+    if out.scores_queued:
+        session.info.setdefault(QUEUED, set()).add(context_id)
     return out

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.modules import Module
 from lti_tool.services.setup_course import modules, refusals_without
 from lti_tool.services.setup_tx import changed, delete, refusing
@@ -24,6 +26,7 @@ class ModuleValues:
     complete_at_percent: float | None = None
     score_maximum: float | None = None
     choice_of: list[int] = field(default_factory=list)
+    gates_lms: bool = False
 
 
 def _apply(m: Module, v: ModuleValues) -> None:
@@ -33,6 +36,7 @@ def _apply(m: Module, v: ModuleValues) -> None:
     m.complete_at_percent = v.complete_at_percent
     m.score_maximum = v.score_maximum
     m.choice_of = list(v.choice_of)
+    m.gates_lms = v.gates_lms
     if m.unlock_rule is not None or m.sticky:
         m.unlock_rule = {
             "mode": "sticky" if m.sticky else "reevaluated",
@@ -55,8 +59,14 @@ def add_module(session: Session, context_id: int, by: int, v: ModuleValues) -> M
 
 
 def save_module(session: Session, m: Module, by: int, v: ModuleValues) -> None:
+    """The recompute that follows queues every student's unlock score when the module starts
+    gating LMS content; when it stops, the scores not posted yet are dropped (the column
+    stays in the LMS with what it holds, for the teacher to delete there)."""
     with refusing(session, m.context_id, by, "module changed", module_id=m.id):
+        stopped = m.gates_lms and not v.gates_lms
         _apply(m, v)
+        if stopped:
+            session.execute(sa_delete(ScoreOutbox).where(ScoreOutbox.module_id == m.id))
 
 
 def move_module(session: Session, m: Module, by: int, up: bool) -> int:

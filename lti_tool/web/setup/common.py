@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from lti_tool.services.recompute import QUEUED
 from lti_tool.web import error_summary
-from lti_tool.web.context import request_db
+from lti_tool.web.context import after_this_request_commit, request_db, runtime
 
 bp = Blueprint("setup", __name__)
 
@@ -26,8 +27,13 @@ def render(template: str, status: int = 200, **kw: Any) -> tuple[str, int]:
 
 
 def saved(message: str, endpoint: str, **kw: Any) -> Response:
-    """Show where the change landed (the service has recomputed the course)."""
+    """Show where the change landed (the service has recomputed the course); scores that
+    recompute queued (a rescaled competency, a module now gating LMS content) are posted once
+    the change is committed."""
     flash(message)
+    jobs = runtime().jobs
+    for context_id in request_db().info.pop(QUEUED, set()):
+        after_this_request_commit(lambda c=context_id: jobs.enqueue("drain", c))
     return redirect(url(endpoint, **kw))
 
 

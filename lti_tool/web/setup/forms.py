@@ -125,5 +125,6 @@ def module_fields(form: Any, module: Module | None) -> tuple[ModuleValues, Error
         complete_at_percent=numbers["complete_at_percent"],
         score_maximum=numbers["score_maximum"],
         choice_of=choice,
+        gates_lms=form.get("gates_lms") == "on",
     )
     return values, errors
