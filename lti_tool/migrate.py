@@ -8,12 +8,14 @@ Two branches: `product` (migrations/versions, the tool's tables) and `sandbox`
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from lti_tool.bundled import bundled_dir
 
@@ -34,9 +36,42 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine, revision: str = EVERYTHING) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn, foreign_keys_off(conn):
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Back to `revision` (tests and an operator undoing a release), as safely as upgrade."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.connect() as conn, foreign_keys_off(conn):
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+
+
+@contextmanager
+def foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite changes a table in a migration by copying it, dropping the old one and renaming
+    the copy; with foreign keys on, that DROP deletes every row referencing the table through
+    ON DELETE CASCADE (a course's evidence, with its `contexts` row). So they are off while the
+    migrations run (the pragma is ignored inside a transaction: it is set before one), and the
+    references are checked before they are on again."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    conn.commit()
+    try:
+        yield
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        conn.commit()
+        if broken:
+            raise RuntimeError(f"the migration left rows with broken references: {broken[:5]}")
+    finally:
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()
 
 
 def needs_upgrade(engine: Engine, revision: str = EVERYTHING) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, or_
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, or_, text
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -51,6 +51,11 @@ class Context(Base):
     lineitems_url: Mapped[str | None] = mapped_column(String(1000), default=None)
     ags_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # When the roster was last read in full through NRPS (None: never).
+    # The tool's columns (resourceIds) the teacher said are kept out of the LMS course total:
+    # the warning comes back when a new one appears (it would count again).
+    columns_out_of_total: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     roster_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

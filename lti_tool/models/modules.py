@@ -38,4 +38,7 @@ class Module(Base):
     gates_lms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     unlock_lineitem_url: Mapped[str | None] = mapped_column(String(1000), default=None)
     unlock_label: Mapped[str | None] = mapped_column(String(300), default=None)
+    # What the LMS opens with it ("Quiz 3" and its address), told to students once it is open.
+    lms_target_title: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    lms_target_url: Mapped[str] = mapped_column(String(1000), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

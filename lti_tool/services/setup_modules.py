@@ -27,6 +27,8 @@ class ModuleValues:
     score_maximum: float | None = None
     choice_of: list[int] = field(default_factory=list)
     gates_lms: bool = False
+    lms_target_title: str = ""
+    lms_target_url: str = ""
 
 
 def _apply(m: Module, v: ModuleValues) -> None:
@@ -37,6 +39,7 @@ def _apply(m: Module, v: ModuleValues) -> None:
     m.score_maximum = v.score_maximum
     m.choice_of = list(v.choice_of)
     m.gates_lms = v.gates_lms
+    m.lms_target_title, m.lms_target_url = v.lms_target_title, v.lms_target_url
     if m.unlock_rule is not None or m.sticky:
         m.unlock_rule = {
             "mode": "sticky" if m.sticky else "reevaluated",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from lti_tool import mastery
 from lti_tool.mastery.rule_render import Reader, has_time, level_label, number
 from lti_tool.mastery.scales import EPSILON
+from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import CourseLineItem, Evidence, Goal
 from lti_tool.models.types import utcnow
 from lti_tool.services.class_view import level_class
@@ -56,6 +57,12 @@ class ModuleLine:
     options: tuple[ModuleLine, ...]  # a choice: its options, each with its own reasons
     competencies: tuple[str, ...]
     has_times: bool = False  # its rule names a date: the page says once which zone times are in
+    # It gates LMS content: what it opens there, and whether the LMS already has it open
+    # for this student (the tool's 1 is posted) or is still waiting to be told.
+    lms_gated: bool = False
+    lms_target: str = ""
+    lms_target_url: str = ""
+    lms_knows_open: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -164,7 +171,8 @@ def student_view(
     student = str(user_id)
     reader = _reader(name)
     view = StudentView(user_id=user_id, name=reader.name)
-    view.modules = _modules(snapshot, state, student, reader=reader)
+    lms_open = lms_open_modules(session, context_id, user_id)
+    view.modules = _modules(snapshot, state, student, reader=reader, lms_open=lms_open)
     view.competencies = _competencies(session, context_id, user_id, snapshot, state, student)
     view.goals = _goals(session, context_id, user_id, snapshot, state, student, view, now)
     return view
@@ -175,12 +183,28 @@ def _reader(name: str | None) -> Reader:
     return Reader(None) if name is None else Reader(name.strip() or "the student")
 
 
+def lms_open_modules(session: Session, context_id: int, user_id: int) -> frozenset[int]:
+    """The gated modules whose unlock column in the LMS holds this student's posted 1."""
+    return frozenset(
+        session.scalars(
+            select(ScoreOutbox.module_id).where(
+                ScoreOutbox.context_id == context_id,
+                ScoreOutbox.user_id == user_id,
+                ScoreOutbox.module_id.is_not(None),
+                ScoreOutbox.state == "posted",
+                ScoreOutbox.score_given >= 0.5,
+            )
+        )
+    )
+
+
 def module_line(
     session: Session, context_id: int, user_id: int, module_id: int, now: datetime | None = None
 ) -> ModuleLine | None:
     """One module's state and reasons for one student: what opening a module costs."""
     snapshot, state = evaluate_student(session, context_id, user_id, now or utcnow())
-    found = _modules(snapshot, state, str(user_id), only=str(module_id))
+    lms_open = lms_open_modules(session, context_id, user_id)
+    found = _modules(snapshot, state, str(user_id), only=str(module_id), lms_open=lms_open)
     return found[0] if found else None
 
 
@@ -190,6 +214,7 @@ def _modules(
     student: str,
     only: str | None = None,
     reader: Reader | None = None,
+    lms_open: frozenset[int] = frozenset(),
 ) -> list[ModuleLine]:
     reader = reader or Reader()
     made: dict[str, ModuleLine] = {}
@@ -218,6 +243,10 @@ def _modules(
                 if c in snapshot.competencies
             ),
             has_times=has_time(module.unlock.rule),
+            lms_gated=row.gates_lms,
+            lms_target=row.lms_target_title or "",
+            lms_target_url=row.lms_target_url or "",
+            lms_knows_open=row.id in lms_open,
         )
         return made[key]
 

@@ -20,6 +20,7 @@ from lti_tool.services import sync_outcome
 from lti_tool.services.class_view import class_view, course_levels
 from lti_tool.services.goals import GoalError, add_goal_from_form, goal_levels
 from lti_tool.services.grade_problems import course_problems
+from lti_tool.services.lms_gating import counting_columns
 from lti_tool.services.overrides import KINDS, OverrideError, clear_override, set_override
 from lti_tool.services.ratings import RatingRefused, rate
 from lti_tool.services.recompute import recompute_course
@@ -63,6 +64,7 @@ def index(launch_id: str) -> str:
         levels=_level_names(),
         grade_problems=course_problems(request_db(), g.context.id),
         waiting=passback_waiting(request_db(), g.context.id),
+        counting=counting_columns(request_db(), g.context),
     )
 
 

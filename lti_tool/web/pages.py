@@ -57,6 +57,7 @@ def module(launch_id: str, module_id: int) -> tuple[str, int]:
     found = db.get(Module, module_id)
     if found is None or found.context_id != g.context.id:
         abort(404)
+    line = None
     if g.binding.role == STUDENT:
         line = module_line(db, g.context.id, g.user.id, found.id)
         if line is not None and (not line.is_open or line.options):
@@ -82,6 +83,7 @@ def module(launch_id: str, module_id: int) -> tuple[str, int]:
         launch_id=launch_id,
         content=content,
         preview=False,
+        line=line,
     )
     return page, 200
 

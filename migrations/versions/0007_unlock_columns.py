@@ -2,7 +2,9 @@
 
 A module can gate the LMS's own content: it gets `gates_lms` and the URL and label of its
 "Unlocked: <title>" gradebook column. The score outbox carries either a competency's score or
-a module's unlock score (1 open, 0 locked), never both.
+a module's unlock score (1 open, 0 locked), never both. A gated module names what it opens in
+the LMS, for students; a course remembers which of the tool's columns the teacher keeps out of
+the LMS course total.
 
 Revision ID: 0007
 Revises: 0006
@@ -21,12 +23,26 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('modules') as batch:
-        batch.add_column(
-            sa.Column('gates_lms', sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column('unlock_lineitem_url', sa.String(length=1000), nullable=True))
-        batch.add_column(sa.Column('unlock_label', sa.String(length=300), nullable=True))
+    # Plain ADD COLUMNs: on SQLite a batch would copy these parent tables (see migrate.py).
+    op.add_column(
+        'modules', sa.Column('gates_lms', sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.add_column('modules', sa.Column('unlock_lineitem_url', sa.String(length=1000)))
+    op.add_column('modules', sa.Column('unlock_label', sa.String(length=300)))
+    op.add_column(
+        'modules',
+        sa.Column('lms_target_title', sa.String(length=300), nullable=False, server_default=''),
+    )
+    op.add_column(
+        'modules',
+        sa.Column('lms_target_url', sa.String(length=1000), nullable=False, server_default=''),
+    )
+    op.add_column(
+        'contexts',
+        sa.Column(
+            'columns_out_of_total', sa.JSON(), nullable=False, server_default=sa.text("'[]'")
+        ),
+    )
     with op.batch_alter_table('score_outbox') as batch:
         batch.alter_column('competency_id', existing_type=sa.Integer(), nullable=True)
         batch.add_column(sa.Column('module_id', sa.Integer(), nullable=True))
@@ -50,7 +66,11 @@ def downgrade() -> None:
         batch.drop_constraint(batch.f('fk_score_outbox_module_id_modules'), type_='foreignkey')
         batch.drop_column('module_id')
         batch.alter_column('competency_id', existing_type=sa.Integer(), nullable=False)
+    with op.batch_alter_table('contexts') as batch:
+        batch.drop_column('columns_out_of_total')
     with op.batch_alter_table('modules') as batch:
+        batch.drop_column('lms_target_url')
+        batch.drop_column('lms_target_title')
         batch.drop_column('unlock_label')
         batch.drop_column('unlock_lineitem_url')
         batch.drop_column('gates_lms')

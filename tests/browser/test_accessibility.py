@@ -94,6 +94,10 @@ def _walk(
         comp = s.scalar(select(Competency.id).order_by(Competency.id))
         mods = list(s.scalars(select(Module.id).order_by(Module.position)))
         ava_id = s.scalar(select(User.id).where(User.sub == ava.sub))
+        gated = s.get(Module, mods[1])  # the LMS-content lines on the gating and path pages
+        gated.gates_lms, gated.lms_target_title = True, "Quiz 3"
+        gated.lms_target_url = "https://lms.example/quiz/3"
+        s.commit()
 
     tool = live_server.tool_url
     groups: list[tuple[str, str, list[tuple[str, str]]]] = [
@@ -111,6 +115,7 @@ def _walk(
                 ("setup-rule-builder", f"/setup/modules/{mods[1]}/rule"),
                 ("setup-alignments", "/setup/alignments"),
                 ("setup-templates", "/setup/templates"),
+                ("setup-lms-gating", "/setup/lms"),
                 ("class-view", "/class"),
                 ("class-student", f"/class/students/{ava_id}"),
             ],

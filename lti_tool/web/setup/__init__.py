@@ -7,6 +7,7 @@ naming the field), render the refusal where the mistake is, or redirect to where
 from lti_tool.web.setup import (  # noqa: F401  (each module registers its pages on bp)
     alignments,
     competencies,
+    lms_gating,
     methods,
     modules,
     overview,

@@ -4,6 +4,7 @@ must fix (the services then check the course as a whole)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import g
 
@@ -78,6 +79,14 @@ def calculation_fields(
     return Calculation(scale_id, method, min_evidence, order_by), errors
 
 
+def web_address(text: str) -> bool:
+    """An http(s) address with a host and no spaces, at most 1,000 characters."""
+    if len(text) > 1000 or any(c.isspace() for c in text):
+        return False
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def module_fields(form: Any, module: Module | None) -> tuple[ModuleValues, Errors]:
     db = request_db()
     errors: Errors = {}
@@ -116,6 +125,16 @@ def module_fields(form: Any, module: Module | None) -> tuple[ModuleValues, Error
         errors["choice_of"] = "A choice cannot offer itself."
     if len(choice) == 1:
         errors["choice_of"] = "A choice needs at least two modules to choose from."
+    target_title = (form.get("lms_target_title") or "").strip()
+    target_url = (form.get("lms_target_url") or "").strip()
+    if len(target_title) > 300:
+        errors["lms_target_title"] = "At most 300 characters."
+    if target_url and not web_address(target_url):
+        errors["lms_target_url"] = (
+            "An address starting with https:// or http://, e.g. the quiz's address in your LMS."
+        )
+    elif target_url and not target_title:
+        errors["lms_target_title"] = "Give it a name students recognise, e.g. “Quiz 3”."
     values = ModuleValues(
         title=title,
         description=(form.get("description") or "").strip(),
@@ -126,5 +145,7 @@ def module_fields(form: Any, module: Module | None) -> tuple[ModuleValues, Error
         score_maximum=numbers["score_maximum"],
         choice_of=choice,
         gates_lms=form.get("gates_lms") == "on",
+        lms_target_title=target_title,
+        lms_target_url=target_url,
     )
     return values, errors

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import g
 
 from lti_tool.lti.roles import TEACHER
-from lti_tool.models.platform import Registration
 from lti_tool.services import setup_course as svc
+from lti_tool.services.lms_gating import counting_columns, platform_family
 from lti_tool.services.setup_methods import course_default_method, method_label
 from lti_tool.web.binding import requires
 from lti_tool.web.context import request_db
@@ -28,15 +28,6 @@ def index(launch_id: str) -> Page:
         aligned=len(links),
         ruled=ruled,
         default_method=method_label(course_default_method(comps)),
-        platform=_platform_kind(),
+        platform=platform_family(db, g.binding.registration_id),
+        counting=counting_columns(db, g.context),
     )
-
-
-def _platform_kind() -> str:
-    reg = request_db().get(Registration, g.binding.registration_id)
-    issuer = (reg.issuer if reg else "").lower()
-    if "canvas" in issuer or "instructure" in issuer:
-        return "canvas"
-    if "moodle" in issuer:
-        return "moodle"
-    return ""
