@@ -1,4 +1,5 @@
-"""The sandbox platform's own tables: its platforms, keys, registered tools and demo courses.
+"""The sandbox platform's own tables: its platforms, keys, registered tools and demo courses,
+and each course's own content (Moodle activities with grade conditions, Canvas modules).
 
 They live beside the tool's tables (one migration history) but the tool never reads them:
 tool and sandbox talk only over HTTP, as a tool and a real LMS would.
@@ -8,7 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
@@ -135,6 +146,8 @@ class SandboxLineItem(Base):
     start_date_time: Mapped[str | None] = mapped_column(String(40), default=None)
     end_date_time: Mapped[str | None] = mapped_column(String(40), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Canvas' manual post policy: grades count for students only once the teacher posts them.
+    post_manually: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SandboxResult(Base):
@@ -158,6 +171,8 @@ class SandboxResult(Base):
     # How many scores were accepted for this cell: tests count double posts with it.
     posts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the teacher posted the column's grades (matters only under a manual post policy).
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class SandboxFaults(Base):
@@ -173,3 +188,94 @@ class SandboxFaults(Base):
     kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     retry_after: Mapped[int] = mapped_column(Integer, default=1)
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- the course's own content (native gating; rules in native.py) -----------------------------
+
+
+class SandboxActivity(Base):
+    """A Moodle-shape course's own activity, a Page or a Quiz, which grade conditions restrict."""
+
+    __tablename__ = "sandbox_activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("sandbox_courses.id"), index=True)
+    # page | quiz
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SandboxGradeCondition(Base):
+    """Moodle's "Restrict access → Grade" on an activity: a grade item, limits in percent
+    (minimum inclusive, maximum exclusive) and the eye ("hidden entirely if not met")."""
+
+    __tablename__ = "sandbox_grade_conditions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("sandbox_activities.id", ondelete="CASCADE"), index=True
+    )
+    # None with no `waiting_resource_id`: the grade item was deleted, "(missing activity)".
+    line_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sandbox_line_items.id", ondelete="SET NULL"), default=None
+    )
+    # A column the tool has not made yet: the first line item of the course with this
+    # resourceId (or, ending in ":", starting with it) becomes the grade item.
+    waiting_resource_id: Mapped[str] = mapped_column(String(255), default="")
+    min_percent: Mapped[float | None] = mapped_column(Float, default=None)
+    max_percent: Mapped[float | None] = mapped_column(Float, default=None)
+    shown: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SandboxModule(Base):
+    """A Canvas-shape course's module: ordered, with earlier modules as prerequisites."""
+
+    __tablename__ = "sandbox_modules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("sandbox_courses.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Canvas keeps them serialized on the module, too.
+    prerequisite_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class SandboxModuleItem(Base):
+    """An item of a Canvas module: a native Page, Quiz or Assignment, or an assignment that is
+    a gradebook column (kind "column"), which may carry "score at least N"."""
+
+    __tablename__ = "sandbox_module_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_id: Mapped[int] = mapped_column(
+        ForeignKey("sandbox_modules.id", ondelete="CASCADE"), index=True
+    )
+    # page | quiz | assignment | column
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # For a column: its line item (None once deleted, unless still waiting, as above).
+    line_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sandbox_line_items.id", ondelete="SET NULL"), default=None
+    )
+    waiting_resource_id: Mapped[str] = mapped_column(String(255), default="")
+    # The completion requirement "score at least N" (points), or None.
+    min_score: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class SandboxProgression(Base):
+    """A module Canvas has unlocked for a student: it stays unlocked until a teacher's change
+    to its requirements or prerequisites relocks it."""
+
+    __tablename__ = "sandbox_module_progressions"
+    __table_args__ = (UniqueConstraint("module_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_id: Mapped[int] = mapped_column(
+        ForeignKey("sandbox_modules.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("sandbox_users.id"))
+    unlocked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

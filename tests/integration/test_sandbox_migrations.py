@@ -38,14 +38,15 @@ def test_product_chain_alone_makes_no_sandbox_table(empty_url: str) -> None:
     assert not migrate.needs_upgrade(engine, migrate.PRODUCT_ONLY)
     assert migrate.needs_upgrade(engine)
     migrate.upgrade(engine)
-    assert "sandbox_results" in _tables(engine)
-    assert _heads(engine) == {PRODUCT, "s0001"}
+    assert {"sandbox_results", "sandbox_grade_conditions"} <= _tables(engine)
+    assert _heads(engine) == {PRODUCT, "s0002"}
     engine.dispose()
 
 
 def test_database_from_before_the_branch_upgrades_and_keeps_its_rows(empty_url: str) -> None:
     engine = make_engine(empty_url)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, migrate.PRODUCT_ONLY)
+    migrate.upgrade(engine, "s0001")
     # What 0001-0005 left before the branch existed: the same sandbox tables, and only the
     # product's revision recorded.
     with engine.begin() as conn:
@@ -61,7 +62,7 @@ def test_database_from_before_the_branch_upgrades_and_keeps_its_rows(empty_url: 
 
     migrate.upgrade(engine)
 
-    assert _heads(engine) == {PRODUCT, "s0001"}
+    assert _heads(engine) == {PRODUCT, "s0002"}
     with engine.connect() as conn:
         names = conn.execute(text("SELECT name FROM sandbox_platforms")).scalars().all()
     assert names == ["Old Canvas"]
