@@ -13,10 +13,13 @@ from werkzeug.wrappers import Response
 from lti_tool.clients.http import RequestsHttpClient
 from lti_tool.runtime import Runtime
 from lti_tool.sandbox import (
+    csrf,
     deep_linking,
     fault_endpoints,
     gradebook,
     line_items,
+    native_forms,
+    native_pages,
     nrps,
     oidc,
     pages,
@@ -36,6 +39,8 @@ BLUEPRINTS = (
     scores.bp,
     deep_linking.bp,
     gradebook.bp,
+    native_pages.bp,
+    native_forms.bp,
 )
 
 
@@ -51,6 +56,7 @@ def create_sandbox_app(settings: Settings, rt: Runtime) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
     )
     app.extensions["sandbox"] = sb
+    csrf.init_app(app)
     app.after_request(_commit)
     app.teardown_request(_close)
     for bp in BLUEPRINTS:

@@ -2,7 +2,8 @@
 active student, with the current grades. The demo teacher types grades into it; a typed
 grade becomes the student's result with the current time as its timestamp, as a grade
 edited by hand in Canvas or Moodle does (so older tool scores are then refused), and the
-tool reads it back through AGS results.
+tool reads it back through AGS results. In the Canvas shape a column may be posted manually:
+its grades count for the course's own modules only once the teacher posts them.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from lti_tool.models.types import utcnow
+from lti_tool.sandbox.csrf import form_refused
 from lti_tool.sandbox.models import (
     SandboxCourse,
     SandboxEnrollment,
@@ -34,6 +36,9 @@ class Column:
     label: str
     score_maximum: float
     tool_id: int | None
+    post_manually: bool = False
+    # Grades not posted yet (a manually posted column only).
+    hidden: int = 0
 
 
 @dataclass
@@ -65,8 +70,9 @@ def gradebook(
     session: Session, course_id: int, offset: int = 0, limit: int | None = None
 ) -> Gradebook:
     """The course's gradebook (active students by name, columns by creation)."""
+    hidden = hidden_grades(session, course_id)
     columns = [
-        Column(i.id, i.label, i.score_maximum, i.tool_id)
+        Column(i.id, i.label, i.score_maximum, i.tool_id, i.post_manually, hidden.get(i.id, 0))
         for i in session.scalars(
             select(SandboxLineItem)
             .where(SandboxLineItem.course_id == course_id)
@@ -131,6 +137,43 @@ def set_grade(
     return result
 
 
+def hidden_grades(session: Session, course_id: int) -> dict[int, int]:
+    """Per manually posted column, how many grades its students cannot see yet."""
+    rows = session.execute(
+        select(SandboxResult.line_item_id, func.count())
+        .join(SandboxLineItem, SandboxLineItem.id == SandboxResult.line_item_id)
+        .where(
+            SandboxLineItem.course_id == course_id,
+            SandboxLineItem.post_manually.is_(True),
+            SandboxResult.score_given.is_not(None),
+            SandboxResult.posted_at.is_(None),
+        )
+        .group_by(SandboxResult.line_item_id)
+    )
+    return {item_id: count for item_id, count in rows}
+
+
+def set_post_policy(session: Session, item: SandboxLineItem, manually: bool) -> None:
+    """Canvas' Grade Posting Policy of the column: automatically, or manually."""
+    item.post_manually = manually
+    session.flush()
+
+
+def post_grades(session: Session, item: SandboxLineItem, now: datetime | None = None) -> int:
+    """Canvas' "Post grades": every graded, unposted grade of the column becomes visible (and
+    then counts for module requirements); how many."""
+    done = session.execute(
+        update(SandboxResult)
+        .where(
+            SandboxResult.line_item_id == item.id,
+            SandboxResult.score_given.is_not(None),
+            SandboxResult.posted_at.is_(None),
+        )
+        .values(posted_at=now or utcnow())
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
 bp = Blueprint("gradebook", __name__)
 
 
@@ -171,6 +214,8 @@ def gradebook_page(slug: str, course_id: int) -> str:
         teacher=teacher(course),
         saved=request.args.get("saved", type=int),
         errors=request.args.getlist("error"),
+        posted=request.args.get("posted", type=int),
+        policy=request.args.get("policy"),
     )
 
 
@@ -226,4 +271,43 @@ def gradebook_save(slug: str, course_id: int) -> Response:
             error=errors,
         ),
         303,
+    )
+
+
+def canvas_column(slug: str, course_id: int, item_id: int) -> SandboxLineItem:
+    """A column of a Canvas-shape course, for the posting forms (CSRF token checked)."""
+    platform, course = course_of(slug, course_id)
+    if getattr(platform, "shape", "") != "canvas":
+        abort(404)
+    problem = form_refused()
+    if problem:
+        abort(make_response((f"Not saved: {problem} Reload the gradebook and try again.", 400)))
+    item = current_sandbox().db().get(SandboxLineItem, item_id)
+    if item is None or item.course_id != course.id:
+        abort(404)
+    return item
+
+
+@bp.post("/<slug>/courses/<int:course_id>/gradebook/columns/<int:item_id>/policy")
+def gradebook_policy(slug: str, course_id: int, item_id: int) -> Response:
+    item = canvas_column(slug, course_id, item_id)
+    manually = request.form.get("post_manually") == "1"
+    set_post_policy(current_sandbox().db(), item, manually)
+    return redirect(  # type: ignore[return-value]
+        url_for(
+            ".gradebook_page",
+            slug=slug,
+            course_id=course_id,
+            policy="manual" if manually else "automatic",
+        ),
+        303,
+    )
+
+
+@bp.post("/<slug>/courses/<int:course_id>/gradebook/columns/<int:item_id>/post")
+def gradebook_post(slug: str, course_id: int, item_id: int) -> Response:
+    item = canvas_column(slug, course_id, item_id)
+    posted = post_grades(current_sandbox().db(), item)
+    return redirect(  # type: ignore[return-value]
+        url_for(".gradebook_page", slug=slug, course_id=course_id, posted=posted), 303
     )

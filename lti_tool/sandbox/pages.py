@@ -1,5 +1,6 @@
 """The pages a person sees on the sandbox platform: the list of platforms, a course with its
-people and links, "launch as", a link's page and the iframe's login initiation form."""
+people, links and own content, "launch as" / "view as", a link's page and the iframe's login
+initiation form."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from lti_tool.sandbox.models import (
     SandboxTool,
     SandboxUser,
 )
+from lti_tool.sandbox.native_content import course_content
 from lti_tool.sandbox.platform import login_initiation_params
 from lti_tool.sandbox.services import current_sandbox
 
@@ -89,6 +91,7 @@ def course_page(slug: str, course_id: int) -> str:
     db = current_sandbox().db()
     platform = platform_or_404(slug)
     course = course_or_404(platform, course_id)
+    user = current_user(platform)
     links = list(
         db.scalars(
             select(SandboxLink).where(SandboxLink.course_id == course.id).order_by(SandboxLink.id)
@@ -109,7 +112,10 @@ def course_page(slug: str, course_id: int) -> str:
         links=links,
         line_items=line_items,
         chosen_link_id=request.args.get("link", type=int),
-        user=current_user(platform),
+        user=user,
+        content=course_content(db, platform.shape, course.id, user.id if user else None),
+        saved=request.args.get("saved", ""),
+        error=request.args.get("error", ""),
     )
 
 
@@ -119,10 +125,15 @@ def launch_as(slug: str, course_id: int) -> Response:
     platform = platform_or_404(slug)
     course = course_or_404(platform, course_id)
     user = db.get(SandboxUser, request.form.get("user_id", type=int) or 0)
-    link = db.get(SandboxLink, request.form.get("link_id", type=int) or 0)
-    if user is None or user.platform_id != platform.id or link is None:
+    if user is None or user.platform_id != platform.id:
         abort(400)
-    if link.course_id != course.id:
+    if not request.form.get("link_id"):
+        # "View as": the same switch without a launch, back to the course as that person.
+        session[f"user:{slug}"] = user.id
+        url = url_for(".course_page", slug=slug, course_id=course.id)
+        return redirect(url + "#course-content", 303)
+    link = db.get(SandboxLink, request.form.get("link_id", type=int) or 0)
+    if link is None or link.course_id != course.id:
         abort(400)
     session[f"user:{slug}"] = user.id
     return redirect(url_for(".link_page", slug=slug, course_id=course.id, link_id=link.id))

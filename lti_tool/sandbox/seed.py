@@ -1,6 +1,7 @@
 """The demo world: a Canvas-shaped and a Moodle-shaped platform, each with a course of a
-teacher, a teaching assistant, 24 students and a mentor, and the tool registered both ways
-(in the platform, as its admin would; in the tool, as `lti-tool registration add` would)."""
+teacher, a teaching assistant, 24 students and a mentor, a little content of the LMS's own gated
+on the tool's first unlock column, and the tool registered both ways (in the platform, as its
+admin would; in the tool, as `lti-tool registration add` would)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from sqlalchemy.orm import Session
 from lti_tool.lti.registrations import NewRegistration, add_registration
 from lti_tool.models.platform import Registration
 from lti_tool.sandbox.models import (
+    SandboxActivity,
     SandboxCourse,
     SandboxEnrollment,
+    SandboxGradeCondition,
     SandboxLink,
+    SandboxModule,
+    SandboxModuleItem,
     SandboxPlatform,
     SandboxTool,
     SandboxUser,
@@ -35,6 +40,9 @@ STUDENT_NAMES = [
 ]  # fmt: skip
 
 CANVAS_ISSUER = "https://canvas.sandbox.test"
+# The tool's unlock columns are `unlock:<module id>`; the id of the first one a teacher gates is
+# not known when the demo is laid, so the demo's own content waits for the first such column.
+FIRST_UNLOCK_COLUMN = "unlock:"
 # A course at least this big is a bulk load: the planner's statistics are refreshed after it.
 ANALYZE_AFTER = 1000
 
@@ -206,7 +214,76 @@ def _seed_course(
         ]
     )
     session.flush()
+    if canvas:
+        _seed_canvas_modules(session, course)
+    else:
+        _seed_moodle_activities(session, course)
     return course
+
+
+def _seed_moodle_activities(session: Session, course: SandboxCourse) -> None:
+    """A Page anyone may open and a Quiz restricted to students whose first unlock column says
+    1 (Restrict access → Grade ≥ 100 %), shown greyed until then."""
+    intro = SandboxActivity(
+        course_id=course.id,
+        kind="page",
+        title="Fractions in everyday life",
+        body="Pizza slices, recipes and rulers: where fractions turn up outside school.",
+        position=1,
+    )
+    quiz = SandboxActivity(
+        course_id=course.id,
+        kind="quiz",
+        title="Fractions practice quiz",
+        body="Ten questions on equivalent fractions. Open once the tool unlocks your first module.",
+        position=2,
+    )
+    session.add_all([intro, quiz])
+    session.flush()
+    session.add(
+        SandboxGradeCondition(
+            activity_id=quiz.id, waiting_resource_id=FIRST_UNLOCK_COLUMN, min_percent=100.0
+        )
+    )
+
+
+def _seed_canvas_modules(session: Session, course: SandboxCourse) -> None:
+    """Module 1 requires "score at least 1" on the first unlock column; module 2, with module 1
+    as its prerequisite, stays locked until that score is there."""
+    start = SandboxModule(course_id=course.id, name="Start here", position=1, prerequisite_ids=[])
+    session.add(start)
+    session.flush()
+    practice = SandboxModule(
+        course_id=course.id, name="Fractions practice", position=2, prerequisite_ids=[start.id]
+    )
+    session.add(practice)
+    session.flush()
+    session.add_all(
+        [
+            SandboxModuleItem(
+                module_id=start.id,
+                kind="page",
+                title="Welcome to fractions",
+                body="What this course covers, and how the mastery path opens the next steps.",
+                position=1,
+            ),
+            SandboxModuleItem(
+                module_id=start.id,
+                kind="column",
+                title="Unlocked: the first gated module",
+                waiting_resource_id=FIRST_UNLOCK_COLUMN,
+                min_score=1.0,
+                position=2,
+            ),
+            SandboxModuleItem(
+                module_id=practice.id,
+                kind="quiz",
+                title="Fractions practice quiz",
+                body="Ten questions on equivalent fractions.",
+                position=1,
+            ),
+        ]
+    )
 
 
 def seed_demo(session: Session, settings: Settings, students: int = 24) -> list[SeededPlatform]:
