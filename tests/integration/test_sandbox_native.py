@@ -15,13 +15,17 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from lti_tool.jobs.grades import sync_course_grades
+from lti_tool.jobs.passback import drain
 from lti_tool.sandbox.models import (
     SandboxActivity,
     SandboxModule,
     SandboxModuleItem,
     SandboxProgression,
 )
+from tests.integration.test_loop import setup_course, type_grade
 from tests.integration.test_sandbox_services import lms, moodle_segment
+from tests.integration.test_unlock_columns import gate
 from tests.lms import Browser, Person, forms, people
 
 pytestmark = pytest.mark.postgres
@@ -404,3 +408,42 @@ def test_canvas_seeded_module_waits_for_the_tools_first_unlock_column(live_serve
     with live_server.rt.session_factory() as s:
         kept = s.scalars(select(SandboxProgression.module_id)).all()
     assert kept == [practice]  # remembered as unlocked for that student only
+
+
+# -- with the tool's own unlock column -------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["moodle", "canvas"])
+def test_the_tools_unlock_column_opens_the_demo_courses_own_quiz(live_server, slug: str) -> None:
+    """End to end: the teacher gates a module in the tool, the tool posts each student's 0 or 1
+    to its unlock column, and the demo course's own quiz, waiting for that column, follows."""
+    rt = live_server.rt
+    context_id, _, _ = setup_course(live_server, slug)
+    gate(rt)
+    drain(rt, context_id)  # everyone's 0: the column exists now
+    ava = Viewer(live_server, slug, everyone(live_server, slug)["student"][0])
+    with rt.session_factory() as s:
+        quiz = s.scalar(select(SandboxActivity.id).where(SandboxActivity.kind == "quiz"))
+        modules = {m.name: m.id for m in s.scalars(select(SandboxModule))}
+
+    def quiz_state() -> str:
+        page = ava.course()
+        if slug == "moodle":
+            return activity_text(page, quiz)
+        return module_text(page, modules["Fractions practice"])
+
+    assert ("Unlocked: Adding fractions" if slug == "moodle" else "Locked") in quiz_state()
+    type_grade(live_server, slug, "Ava Adams", 8)  # Mastery: the tool opens her module
+    sync_course_grades(rt, context_id, post=False)
+    drain(rt, context_id)
+    assert "Not available unless" not in quiz_state() and "Locked" not in quiz_state()
+
+    type_grade(live_server, slug, "Ava Adams", 5)  # the tool shuts her module again (0)
+    sync_course_grades(rt, context_id, post=False)
+    drain(rt, context_id)
+    if slug == "moodle":
+        assert "Not available unless" in quiz_state()
+    else:  # Canvas keeps what it unlocked; only "Start here" is incomplete again
+        assert "Locked" not in quiz_state()
+        start = module_text(ava.course(), modules["Start here"])
+        assert "Unlocked: Adding fractions Score at least 1.0" in start
