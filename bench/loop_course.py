@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from sqlalchemy import func, select, text
 
 from lti_tool.clients import ags
 from lti_tool.clients.lti_services import caller_for
+from lti_tool.grading.outbox import next_ready
 from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.models.course import Context, Membership, User
 from lti_tool.models.grading import ScoreOutbox
@@ -86,26 +88,38 @@ def pending(rt) -> int:
 
 def post_all(world, workers: int, space: RedisSpace) -> None:
     """Post every pending score with `workers` worker processes, each draining the outbox
-    until it is empty (rows waiting out a retry are waited for)."""
+    until it is empty (rows waiting out a retry or another worker's lease are waited for)."""
     exe = str(Path(sys.executable).with_name("lti-tool"))
     env = {**world.env, **space.env(), "LTI_TOOL_LOG_LEVEL": "ERROR"}
     queue = space.queue()
     while pending(world.rt):
         with world.rt.session_factory() as s:
-            due = s.scalar(
-                select(func.min(ScoreOutbox.next_attempt_at)).where(ScoreOutbox.state == "pending")
-            )
+            due = next_ready(s, world.context_id)
         wait = (due - utcnow()).total_seconds() if due else 0
         if wait > 0:
             time.sleep(min(wait, 60))
         for _ in range(workers):
             queue.enqueue("drain", world.context_id)
-        procs = [
-            subprocess.Popen([exe, "worker", "--burst"], env=env, stdout=subprocess.DEVNULL)
-            for _ in range(workers)
-        ]
+        run_workers([exe, "worker", "--burst"], env, workers)
+
+
+def run_workers(command: list[str], env: dict[str, str], count: int) -> None:
+    """`count` processes of `command`, waited for (a drain of 20,000 scores on a busy machine
+    takes more than ten minutes: no time limit but RQ's own job timeout). Each runs in a
+    process group of its own, killed whole if the bench stops early, so no worker or the
+    work horse it forked outlives the run and goes on posting."""
+    procs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+        for _ in range(count)
+    ]
+    try:
         for p in procs:
-            p.wait(600)
+            p.wait()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
 
 
 def lms_posts(rt, tag: str) -> int:

@@ -115,7 +115,11 @@ def sandbox_world(
         yield World(rt, url, env, context_id, shape, seeded.course_id)
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine: don't leave the database behind
+            server.kill()
+            server.wait()
         rt.engine.dispose()
         if scratch:
             scratch_db.drop(scratch[1])

@@ -21,7 +21,7 @@ compared with what the rules say should change, worked out here without the tool
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from loop_course import lms_posts, machine_facts, post_all, setup
 from sandbox_world import sandbox_world
@@ -138,17 +138,9 @@ def gate_all(world, course: Course) -> None:
     for module_id in course.modules:
         with world.rt.session_factory() as s:
             m = s.get(Module, module_id)
-            values = ModuleValues(
-                title=m.title,
-                description=m.description,
-                content=m.content,
-                sticky=m.sticky,
-                lineitem_url=m.lineitem_url,
-                complete_at_percent=m.complete_at_percent,
-                score_maximum=m.score_maximum,
-                choice_of=list(m.choice_of),
-                gates_lms=True,
-            )
+            # the form as it stands, with the box ticked
+            form = {f.name: getattr(m, f.name) for f in fields(ModuleValues)}
+            values = ModuleValues(**{**form, "gates_lms": True})
             save_module(s, m, by=0, v=values)
             s.commit()
 
