@@ -28,7 +28,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -38,14 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jwt  # noqa: E402
 import scratch_db  # noqa: E402
 from flask import Flask  # noqa: E402
-from sqlalchemy import select, text, update  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from lti_tool import migrate  # noqa: E402
 from lti_tool.app import create_app  # noqa: E402
 from lti_tool.cli import prepare  # noqa: E402
 from lti_tool.db import make_engine  # noqa: E402
-from lti_tool.models.course import Context  # noqa: E402
-from lti_tool.models.types import utcnow  # noqa: E402
 from lti_tool.sandbox.models import (  # noqa: E402
     SandboxEnrollment,
     SandboxLink,
@@ -182,6 +179,9 @@ STOCK_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / (
 )
 STOCK_PACKAGES = ["pylti1p3==2.0.0", "flask", "gunicorn", "psycopg[binary]", "sqlalchemy"]
 SECRET = "bench-launch-" + "s" * 40
+# What the in-process figures count: wall time, or with --cpu this thread's CPU time, which
+# a busy machine's other processes do not inflate (it leaves out PostgreSQL's own work).
+CLOCK: list[Callable[[], float]] = [time.perf_counter]
 
 
 def stock_python() -> Path:
@@ -214,6 +214,8 @@ def tool_settings(database_url: str, port: int) -> dict[str, Any]:
         "sandbox_base_url": f"http://localhost:{port}",
         "secret_key": SECRET,
         "log_level": "ERROR",
+        # no background roster sync (the sandbox's services are not served in-process)
+        "roster_max_age_seconds": 0,
         # the limiter runs (its cost is part of a launch) but never refuses the bench
         "rate_limit_login": "10000000/minute",
         "rate_limit_launch": "10000000/minute",
@@ -233,14 +235,6 @@ def tool_app(database_url: str, port: int) -> tuple[Flask, Platform]:
     return app, Platform(app)
 
 
-def roster_fresh(app: Flask) -> None:
-    """A course whose roster was just read, as in steady use: no background sync starts."""
-    rt = app.extensions["lti_tool"]
-    with rt.session_factory() as s:
-        s.execute(update(Context).values(roster_synced_at=utcnow() + timedelta(days=1)))
-        s.commit()
-
-
 def time_tool_launches(
     app: Flask, platform: Platform, n: int, launch_only: list[float] | None = None
 ) -> list[float]:
@@ -248,9 +242,9 @@ def time_tool_launches(
     samples = []
     for _ in range(n):
         login_env = w.environ("POST", "/lti/login", platform.login_params())
-        t0 = time.perf_counter()
+        t0 = CLOCK[0]()
         status, headers, _ = w.call(login_env)
-        t1 = time.perf_counter()
+        t1 = CLOCK[0]()
         q = parse_qs(urlsplit(headers["location"][0]).query)
         token = platform.id_token(q["nonce"][0])  # the platform's work: not timed
         launch_env = w.environ(
@@ -259,9 +253,9 @@ def time_tool_launches(
             {"id_token": token, "state": q["state"][0]},
             cookie_pairs(headers),
         )
-        t2 = time.perf_counter()
+        t2 = CLOCK[0]()
         status, _, body = w.call(launch_env)
-        t3 = time.perf_counter()
+        t3 = CLOCK[0]()
         assert status.startswith("303"), body[:500]
         samples.append((t1 - t0) + (t3 - t2))
         if launch_only is not None:
@@ -299,7 +293,7 @@ class Floor:
         samples = []
         for i in range(n):
             token = platform.id_token(str(i))
-            start = time.perf_counter()
+            start = CLOCK[0]()
             jwt.decode(
                 token,
                 self.public,
@@ -311,7 +305,7 @@ class Floor:
             with self.engine.begin() as conn:
                 for k in ("user", "context", "membership"):
                     conn.execute(self.upsert, {"k": k, "v": str(i)})
-            samples.append(time.perf_counter() - start)
+            samples.append(CLOCK[0]() - start)
         return samples
 
     def close(self) -> None:
@@ -344,7 +338,8 @@ class StockInProcess:
 
     def __init__(self, python: Path, config: Path) -> None:
         self.proc = subprocess.Popen(
-            [str(python), str(BENCH / "stock_pylti1p3_app.py")],
+            [str(python), str(BENCH / "stock_pylti1p3_app.py")]
+            + (["--cpu"] if CLOCK[0] is time.thread_time else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -439,16 +434,17 @@ def throughput(launch: Callable[[], None], clients: int, seconds: float) -> floa
     return sum(done) / (time.monotonic() - start)
 
 
-def ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
+def ms(samples: list[float], quantile: float = 0.5) -> float:
+    """A quantile in milliseconds: the median, or a low one that a busy machine's pauses
+    (another process taking the CPU mid-launch) leave alone."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * quantile))] * 1000
 
 
 def in_process(
     url: str, port: int, stock_py: Path, n: int, rounds: int
 ) -> tuple[Platform, dict[str, list[float]]]:
     app, platform = tool_app(url, port)
-    time_tool_launches(app, platform, 1)  # the first launch writes the course row
-    roster_fresh(app)
     floor = Floor(url, platform)
     stock = StockInProcess(stock_py, stock_config(platform, url, Path(tempfile.mkdtemp()) / "c"))
     times: dict[str, list[float]] = {"tool": [], "launch": [], "floor": [], "stock": []}
@@ -516,7 +512,12 @@ def main() -> None:
     parser.add_argument("--http-seconds", type=float, default=4.0, help="per HTTP round")
     parser.add_argument("--http-rounds", type=int, default=3, help="interleaved HTTP rounds")
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument(
+        "--cpu", action="store_true", help="in-process: CPU time of the serving thread"
+    )
     args = parser.parse_args()
+    if args.cpu:
+        CLOCK[0] = time.thread_time
 
     stock_py = stock_python()
     tmp = tempfile.mkdtemp()
@@ -533,26 +534,28 @@ def main() -> None:
             port = free_port()
             platform, times = in_process(url, port, stock_py, args.n, args.rounds)
             rates = {} if args.no_http else over_http(url, port, platform, stock_py, args)
-            rows.append((name, {k: ms(v) for k, v in times.items()}, rates))
+            rows.append((name, times, rates))
     finally:
         if scratch:
             scratch_db.drop(scratch[1])
 
-    print(
-        f"\nIn-process login + launch, median of {args.n} in {args.rounds} interleaved rounds "
-        "(WSGI, id_token signing excluded)\n"
-    )
-    print(
-        f"{'database':<12}{'tool':>9}{'launch alone':>14}{'floor':>9}{'stock':>9}"
-        f"{'tool/floor':>12}{'launch/floor':>14}{'stock/floor':>13}{'tool/stock':>12}"
-    )
-    for name, t, _ in rows:
+    for quantile, label in ((0.5, "median"), (0.1, "10th percentile")):
         print(
-            f"{name:<12}{t['tool']:>7.2f}ms{t['launch']:>12.2f}ms{t['floor']:>7.2f}ms"
-            f"{t['stock']:>7.2f}ms{t['tool'] / t['floor']:>11.2f}x"
-            f"{t['launch'] / t['floor']:>13.2f}x{t['stock'] / t['floor']:>12.2f}x"
-            f"{t['tool'] / t['stock']:>11.2f}x"
+            f"\nIn-process login + launch, {label} of {args.n} in {args.rounds} interleaved "
+            f"rounds (WSGI, id_token signing excluded, {'CPU' if args.cpu else 'wall'} time)\n"
         )
+        print(
+            f"{'database':<12}{'tool':>9}{'launch alone':>14}{'floor':>9}{'stock':>9}"
+            f"{'tool/floor':>12}{'launch/floor':>14}{'stock/floor':>13}{'tool/stock':>12}"
+        )
+        for name, times, _ in rows:
+            t = {k: ms(v, quantile) for k, v in times.items()}
+            print(
+                f"{name:<12}{t['tool']:>7.2f}ms{t['launch']:>12.2f}ms{t['floor']:>7.2f}ms"
+                f"{t['stock']:>7.2f}ms{t['tool'] / t['floor']:>11.2f}x"
+                f"{t['launch'] / t['floor']:>13.2f}x{t['stock'] / t['floor']:>12.2f}x"
+                f"{t['tool'] / t['stock']:>11.2f}x"
+            )
     if not args.no_http:
         print(
             f"\nOver HTTP: gunicorn, {args.workers} sync workers each, {args.clients} clients, "
