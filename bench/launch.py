@@ -415,8 +415,27 @@ def http_launch(platform: Platform, port: int, expect: int) -> None:
     assert launch.status == expect, launch.status
 
 
-def throughput(launch: Callable[[], None], clients: int, seconds: float) -> float:
-    """Launches per second with `clients` browsers launching back to back."""
+def workers_cpu(server: subprocess.Popen[bytes]) -> float:
+    """CPU seconds the gunicorn workers of `server` used so far (Linux /proc): what a launch
+    costs the server, which a busy machine's other processes do not inflate."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    total = 0.0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def throughput(
+    launch: Callable[[], None], clients: int, seconds: float, server: subprocess.Popen[bytes]
+) -> tuple[float, float]:
+    """Launches per second with `clients` browsers launching back to back, and the server's
+    worker CPU milliseconds per launch."""
+    cpu = workers_cpu(server)
     done = [0] * clients
     stop = time.monotonic() + seconds
 
@@ -431,7 +450,9 @@ def throughput(launch: Callable[[], None], clients: int, seconds: float) -> floa
         t.start()
     for t in threads:
         t.join()
-    return sum(done) / (time.monotonic() - start)
+    elapsed = time.monotonic() - start
+    launches = sum(done)
+    return launches / elapsed, (workers_cpu(server) - cpu) * 1000 / max(1, launches)
 
 
 def ms(samples: list[float], quantile: float = 0.5) -> float:
@@ -480,22 +501,20 @@ def over_http(
         args.workers,
         {"BENCH_STOCK_CONFIG": str(config)},
     )
-    rates: dict[str, list[float]] = {"tool": [], "stock": []}
+    rates: dict[str, list[float]] = {"tool": [], "stock": [], "tool cpu": [], "stock cpu": []}
     try:
         for _ in range(10):  # one at a time: the platform keys are fetched and cached first
             http_launch(platform, port, 303)
             http_launch(platform, stock_port, 200)
+        runs = {
+            "tool": (lambda: http_launch(platform, port, 303), tool),
+            "stock": (lambda: http_launch(platform, stock_port, 200), stock),
+        }
         for _ in range(args.http_rounds):
-            rates["tool"].append(
-                throughput(
-                    lambda: http_launch(platform, port, 303), args.clients, args.http_seconds
-                )
-            )
-            rates["stock"].append(
-                throughput(
-                    lambda: http_launch(platform, stock_port, 200), args.clients, args.http_seconds
-                )
-            )
+            for name, (launch, server) in runs.items():
+                rate, cpu = throughput(launch, args.clients, args.http_seconds, server)
+                rates[name].append(rate)
+                rates[f"{name} cpu"].append(cpu)
     finally:
         for server in (tool, stock):
             server.terminate()
@@ -561,12 +580,20 @@ def main() -> None:
             f"\nOver HTTP: gunicorn, {args.workers} sync workers each, {args.clients} clients, "
             f"median of {args.http_rounds} interleaved rounds of {args.http_seconds:g} s\n"
         )
-        print(f"{'database':<12}{'tool':>14}{'stock pylti1p3':>18}{'tool/stock':>12}")
+        print(
+            f"{'database':<12}{'tool':>9}{'stock':>9}{'tool/stock':>12}"
+            f"{'worker CPU per launch: tool':>30}{'stock':>9}{'stock/tool':>12}"
+        )
         for name, _, r in rows:
             print(
-                f"{name:<12}{r['tool']:>9.0f}/s   {r['stock']:>12.0f}/s"
-                f"{r['tool'] / r['stock']:>11.2f}x"
+                f"{name:<12}{r['tool']:>7.0f}/s{r['stock']:>7.0f}/s"
+                f"{r['tool'] / r['stock']:>11.2f}x{r['tool cpu']:>28.2f}ms"
+                f"{r['stock cpu']:>7.2f}ms{r['stock cpu'] / r['tool cpu']:>11.2f}x"
             )
+        print(
+            "(launches/s are bound by the whole machine, load client included; worker CPU per "
+            "launch is the servers' own cost, PostgreSQL's not counted)"
+        )
     print(
         "\nTargets: launch <= 1.3x the floor in-process on each database; over HTTP >= 1.2x "
         "stock pylti1p3's launches per second."
