@@ -1,20 +1,33 @@
-"""What a launch costs: the tool's full login + launch (in-process WSGI) on SQLite and
-PostgreSQL, against the floor and the stock pylti1p3 Flask launch path, measured in one run.
+"""What a launch costs: the tool's full login + launch on SQLite and PostgreSQL, against the
+floor and against stock pylti1p3 2.0.0 doing the same three upserts, interleaved in one run:
+in-process (WSGI, per-launch time) and over HTTP under gunicorn (launches per second).
 
-    .venv/bin/python bench/launch.py [--n 300]
+    .venv/bin/python bench/launch.py [--n 300] [--http-seconds 4] [--workers 2]
 
 The floor is what any launch must do: one RS256 verify, one bare Flask request, three small
-database writes. Platform-side work (signing the id_token) is done outside the timed part.
+upserts. Stock pylti1p3 (not the fork the project installs) runs in a virtual environment the
+bench makes under ~/.cache/lti-tool-bench/ (pip install pylti1p3==2.0.0 flask gunicorn
+psycopg[binary] sqlalchemy), from bench/stock_pylti1p3_app.py, on the same database, with the
+same number of gunicorn workers. Platform-side work (signing the id_token) is done outside the
+timed part in-process; over HTTP the load client signs for both alike. The tool's launches
+repeat one student's, as most launches do (an unchanged repeat launch writes nothing but the
+login state).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -160,20 +173,58 @@ class Platform:
         return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": self.key.kid})
 
 
-def tool_app(database_url: str) -> tuple[Flask, Platform]:
+BENCH = Path(__file__).resolve().parent
+STOCK_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / (
+    "lti-tool-bench/stock-pylti1p3"
+)
+STOCK_PACKAGES = ["pylti1p3==2.0.0", "flask", "gunicorn", "psycopg[binary]", "sqlalchemy"]
+SECRET = "bench-launch-" + "s" * 40
+# What the in-process figures count: wall time, or with --cpu this thread's CPU time, which
+# a busy machine's other processes do not inflate (it leaves out PostgreSQL's own work).
+CLOCK: list[Callable[[], float]] = [time.perf_counter]
+
+
+def stock_python() -> Path:
+    """The stock pylti1p3 2.0.0 environment's python, made on first use."""
+    python = STOCK_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('pylti1p3'))"]
+    if python.exists():
+        found = subprocess.run(probe, capture_output=True, text=True)
+        if found.stdout.strip() == "2.0.0":
+            return python
+    print(f"making {STOCK_VENV} with {' '.join(STOCK_PACKAGES)} …", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(STOCK_VENV)], check=True)
+    pip = [str(STOCK_VENV / "bin" / "pip"), "install", "-q", *STOCK_PACKAGES]
+    subprocess.run(pip, check=True)
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tool_settings(database_url: str, port: int) -> dict[str, Any]:
+    return {
+        "environment": "test",
+        "sandbox_enabled": True,
+        "database_url": database_url,
+        "base_url": f"http://127.0.0.1:{port}",
+        "sandbox_base_url": f"http://localhost:{port}",
+        "secret_key": SECRET,
+        "log_level": "ERROR",
+        # no background roster sync (the sandbox's services are not served in-process)
+        "roster_max_age_seconds": 0,
+        # the limiter runs (its cost is part of a launch) but never refuses the bench
+        "rate_limit_login": "10000000/minute",
+        "rate_limit_launch": "10000000/minute",
+    }
+
+
+def tool_app(database_url: str, port: int) -> tuple[Flask, Platform]:
     http = InProcessHttp()
-    settings = load_settings(
-        environ={},
-        overrides={
-            "environment": "test",
-            "sandbox_enabled": True,
-            "database_url": database_url,
-            "log_level": "ERROR",
-            # the limiter runs (its cost is part of a launch) but never refuses the bench
-            "rate_limit_login": "10000000/minute",
-            "rate_limit_launch": "10000000/minute",
-        },
-    )
+    settings = load_settings(environ={}, overrides=tool_settings(database_url, port))
     app = create_app(settings, http=http)
     http.app = app
     rt = app.extensions["lti_tool"]
@@ -189,11 +240,11 @@ def time_tool_launches(
 ) -> list[float]:
     w = Wsgi(app)
     samples = []
-    for i in range(n + 20):
+    for _ in range(n):
         login_env = w.environ("POST", "/lti/login", platform.login_params())
-        t0 = time.perf_counter()
+        t0 = CLOCK[0]()
         status, headers, _ = w.call(login_env)
-        t1 = time.perf_counter()
+        t1 = CLOCK[0]()
         q = parse_qs(urlsplit(headers["location"][0]).query)
         token = platform.id_token(q["nonce"][0])  # the platform's work: not timed
         launch_env = w.environ(
@@ -202,182 +253,351 @@ def time_tool_launches(
             {"id_token": token, "state": q["state"][0]},
             cookie_pairs(headers),
         )
-        t2 = time.perf_counter()
+        t2 = CLOCK[0]()
         status, _, body = w.call(launch_env)
-        t3 = time.perf_counter()
+        t3 = CLOCK[0]()
         assert status.startswith("303"), body[:500]
-        if i >= 20:  # warm-up
-            samples.append((t1 - t0) + (t3 - t2))
-            if launch_only is not None:
-                launch_only.append(t3 - t2)
+        samples.append((t1 - t0) + (t3 - t2))
+        if launch_only is not None:
+            launch_only.append(t3 - t2)
     return samples
 
 
-def time_floor(database_url: str, platform: Platform, n: int) -> list[float]:
-    """One RS256 verify + one bare Flask request + three small DB writes."""
-    bare = Flask("floor")
+class Floor:
+    """One RS256 verify + one bare Flask request + three small upserts."""
 
-    @bare.get("/")
-    def hello() -> str:
-        return "ok"
+    def __init__(self, database_url: str, platform: Platform) -> None:
+        bare = Flask("floor")
 
-    w = Wsgi(bare)
-    bare_env = w.environ("GET", "/")
-    engine = make_engine(database_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bench_floor"))
-        conn.execute(text("CREATE TABLE bench_floor (k VARCHAR(64) PRIMARY KEY, v VARCHAR(64))"))
-    public = platform.private.public_key()
-    samples = []
-    for i in range(n + 20):
-        token = platform.id_token(uuid.uuid4().hex)
-        start = time.perf_counter()
-        jwt.decode(
-            token,
-            public,
-            algorithms=["RS256"],
-            audience=platform.tool.client_id,
-            issuer=platform.platform.issuer,
+        @bare.get("/")
+        def hello() -> str:
+            return "ok"
+
+        self.w = Wsgi(bare)
+        self.bare_env = self.w.environ("GET", "/")
+        self.engine = make_engine(database_url)
+        with self.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS bench_floor"))
+            conn.execute(
+                text("CREATE TABLE bench_floor (k VARCHAR(64) PRIMARY KEY, v VARCHAR(64))")
+            )
+        self.upsert = text(
+            "INSERT INTO bench_floor (k, v) VALUES (:k, :v) "
+            "ON CONFLICT (k) DO UPDATE SET v = excluded.v"
         )
-        w.call(dict(bare_env))
-        with engine.begin() as conn:
-            for _ in range(3):
-                conn.execute(
-                    text("INSERT INTO bench_floor (k, v) VALUES (:k, 'v')"), {"k": uuid.uuid4().hex}
-                )
-        end = time.perf_counter()
-        if i >= 20:
-            samples.append(end - start)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE bench_floor"))
-    engine.dispose()
-    return samples
+        self.platform = platform
+        self.public = platform.private.public_key()
+
+    def time(self, n: int) -> list[float]:
+        platform = self.platform
+        samples = []
+        for i in range(n):
+            token = platform.id_token(str(i))
+            start = CLOCK[0]()
+            jwt.decode(
+                token,
+                self.public,
+                algorithms=["RS256"],
+                audience=platform.tool.client_id,
+                issuer=platform.platform.issuer,
+            )
+            self.w.call(dict(self.bare_env))
+            with self.engine.begin() as conn:
+                for k in ("user", "context", "membership"):
+                    conn.execute(self.upsert, {"k": k, "v": str(i)})
+            samples.append(CLOCK[0]() - start)
+        return samples
+
+    def close(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("DROP TABLE bench_floor"))
+        self.engine.dispose()
 
 
-def time_stock_pylti1p3(platform: Platform, n: int) -> list[float]:
-    """pylti1p3's Flask login + launch, its registration given the platform's key set."""
-    from pylti1p3.contrib.flask import (
-        FlaskCookieService,
-        FlaskMessageLaunch,
-        FlaskOIDCLogin,
-        FlaskRequest,
-        FlaskSessionService,
+def stock_config(platform: Platform, database_url: str, path: Path) -> Path:
+    """What the stock app needs: the platform's registration and key, the database."""
+    config = {
+        "issuer": platform.platform.issuer,
+        "client_id": platform.tool.client_id,
+        "deployment_id": platform.tool.deployment_id,
+        "auth_login_url": "http://localhost/auth",
+        "jwks": {"keys": [dict(platform.key.public_jwk)]},
+        "launch_url": platform.tool.target_link_uri,
+        "database_url": database_url,
+        "private_pem": platform.key.private_pem,
+        "kid": platform.key.kid,
+        "claims": platform.base_claims,
+        "login_params": platform.login_params(),
+    }
+    path.write_text(json.dumps(config, default=str))
+    return path
+
+
+class StockInProcess:
+    """Stock pylti1p3 timing its own in-process launches in its environment, round by round."""
+
+    def __init__(self, python: Path, config: Path) -> None:
+        self.proc = subprocess.Popen(
+            [str(python), str(BENCH / "stock_pylti1p3_app.py")]
+            + (["--cpu"] if CLOCK[0] is time.thread_time else []),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "BENCH_STOCK_CONFIG": str(config)},
+            cwd=BENCH,
+        )
+
+    def time(self, n: int) -> list[float]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps({"n": n}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the stock pylti1p3 process ended (its error is above)")
+        return list(json.loads(line))
+
+    def close(self) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def gunicorn(
+    executable: Path, app: str, port: int, workers: int, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [
+            str(executable),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app,
+        ],
+        env={**os.environ, **env},
+        cwd=BENCH,
     )
-    from pylti1p3.tool_config import ToolConfDict
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError(f"{app} did not start on port {port}")
 
-    jwks = {"keys": [dict(platform.key.public_jwk)]}
-    conf = ToolConfDict(
-        {
-            platform.platform.issuer: [
-                {
-                    "default": True,
-                    "client_id": platform.tool.client_id,
-                    "auth_login_url": "http://localhost/auth",
-                    "auth_token_url": "http://localhost/token",
-                    "key_set_url": None,
-                    "key_set": jwks,
-                    "deployment_ids": [platform.tool.deployment_id],
-                }
-            ]
+
+def post(port: int, path: str, form: dict[str, str], cookies: str = "") -> Any:
+    from urllib.parse import urlencode
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if cookies:
+        headers["Cookie"] = cookies
+    conn.request("POST", path, urlencode(form), headers)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+def http_launch(platform: Platform, port: int, expect: int) -> None:
+    """One login + launch over HTTP, as a browser sent by the platform does."""
+    login = post(port, "/lti/login", platform.login_params())
+    assert login.status == 302, login.status
+    q = parse_qs(urlsplit(login.getheader("Location")).query)
+    cookies = "; ".join(c.split(";", 1)[0] for c in login.headers.get_all("Set-Cookie") or [])
+    token = platform.id_token(q["nonce"][0])
+    launch = post(port, "/lti/launch", {"id_token": token, "state": q["state"][0]}, cookies)
+    assert launch.status == expect, launch.status
+
+
+def workers_cpu(server: subprocess.Popen[bytes]) -> float:
+    """CPU seconds the gunicorn workers of `server` used so far (Linux /proc): what a launch
+    costs the server, which a busy machine's other processes do not inflate."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    total = 0.0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
+
+def throughput(
+    launch: Callable[[], None], clients: int, seconds: float, server: subprocess.Popen[bytes]
+) -> tuple[float, float]:
+    """Launches per second with `clients` browsers launching back to back, and the server's
+    worker CPU milliseconds per launch."""
+    cpu = workers_cpu(server)
+    done = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def client(i: int) -> None:
+        while time.monotonic() < stop:
+            launch()
+            done[i] += 1
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    launches = sum(done)
+    return launches / elapsed, (workers_cpu(server) - cpu) * 1000 / max(1, launches)
+
+
+def ms(samples: list[float], quantile: float = 0.5) -> float:
+    """A quantile in milliseconds: the median, or a low one that a busy machine's pauses
+    (another process taking the CPU mid-launch) leave alone."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * quantile))] * 1000
+
+
+def in_process(
+    url: str, port: int, stock_py: Path, n: int, rounds: int
+) -> tuple[Platform, dict[str, list[float]]]:
+    app, platform = tool_app(url, port)
+    floor = Floor(url, platform)
+    stock = StockInProcess(stock_py, stock_config(platform, url, Path(tempfile.mkdtemp()) / "c"))
+    times: dict[str, list[float]] = {"tool": [], "launch": [], "floor": [], "stock": []}
+    try:
+        time_tool_launches(app, platform, 20)  # warm-up: caches, first writes
+        floor.time(20)
+        stock.time(20)
+        per_round = max(1, n // rounds)
+        for _ in range(rounds):  # interleaved: the machine's drift hits all three alike
+            times["tool"] += time_tool_launches(app, platform, per_round, times["launch"])
+            times["floor"] += floor.time(per_round)
+            times["stock"] += stock.time(per_round)
+    finally:
+        stock.close()
+        floor.close()
+        app.extensions["lti_tool"].engine.dispose()
+    return platform, times
+
+
+def over_http(
+    url: str, port: int, platform: Platform, stock_py: Path, args: argparse.Namespace
+) -> dict[str, float]:
+    env = {f"LTI_TOOL_{k.upper()}": str(v) for k, v in tool_settings(url, port).items()}
+    tool = gunicorn(
+        Path(sys.executable).with_name("gunicorn"), "lti_tool.wsgi:app", port, args.workers, env
+    )
+    stock_port = free_port()
+    config = stock_config(platform, url, Path(tempfile.mkdtemp()) / "c")
+    stock = gunicorn(
+        stock_py.with_name("gunicorn"),
+        "stock_pylti1p3_app:app",
+        stock_port,
+        args.workers,
+        {"BENCH_STOCK_CONFIG": str(config)},
+    )
+    rates: dict[str, list[float]] = {"tool": [], "stock": [], "tool cpu": [], "stock cpu": []}
+    try:
+        for _ in range(10):  # one at a time: the platform keys are fetched and cached first
+            http_launch(platform, port, 303)
+            http_launch(platform, stock_port, 200)
+        runs = {
+            "tool": (lambda: http_launch(platform, port, 303), tool),
+            "stock": (lambda: http_launch(platform, stock_port, 200), stock),
         }
-    )
-    app = Flask("stock")
-    app.secret_key = "bench"
-    launch_url = platform.tool.target_link_uri
-
-    @app.route("/login", methods=["POST"])
-    def login() -> Any:
-        req = FlaskRequest()
-        oidc = FlaskOIDCLogin(
-            req,
-            conf,
-            session_service=FlaskSessionService(req),
-            cookie_service=FlaskCookieService(req),
-        )
-        return oidc.redirect(launch_url)
-
-    @app.route("/launch", methods=["POST"])
-    def launch() -> Any:
-        req = FlaskRequest()
-        ml = FlaskMessageLaunch(
-            req,
-            conf,
-            session_service=FlaskSessionService(req),
-            cookie_service=FlaskCookieService(req),
-        )
-        data = ml.get_launch_data()
-        return f"hello {data['sub']}"
-
-    w = Wsgi(app)
-    samples = []
-    for i in range(n + 20):
-        login_env = w.environ("POST", "/login", platform.login_params())
-        t0 = time.perf_counter()
-        _, headers, _ = w.call(login_env)
-        t1 = time.perf_counter()
-        q = parse_qs(urlsplit(headers["location"][0]).query)
-        token = platform.id_token(q["nonce"][0])
-        launch_env = w.environ(
-            "POST", "/launch", {"id_token": token, "state": q["state"][0]}, cookie_pairs(headers)
-        )
-        t2 = time.perf_counter()
-        status, _, body = w.call(launch_env)
-        t3 = time.perf_counter()
-        assert status.startswith("200"), body[:300]
-        if i >= 20:
-            samples.append((t1 - t0) + (t3 - t2))
-    return samples
-
-
-def ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
+        for _ in range(args.http_rounds):
+            for name, (launch, server) in runs.items():
+                rate, cpu = throughput(launch, args.clients, args.http_seconds, server)
+                rates[name].append(rate)
+                rates[f"{name} cpu"].append(cpu)
+    finally:
+        for server in (tool, stock):
+            server.terminate()
+            server.wait(timeout=30)
+    return {k: statistics.median(v) for k, v in rates.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=300, help="launches per measurement")
+    parser.add_argument("--n", type=int, default=300, help="in-process launches per measurement")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved in-process rounds")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--http-seconds", type=float, default=4.0, help="per HTTP round")
+    parser.add_argument("--http-rounds", type=int, default=3, help="interleaved HTTP rounds")
+    parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument(
+        "--cpu", action="store_true", help="in-process: CPU time of the serving thread"
+    )
     args = parser.parse_args()
+    if args.cpu:
+        CLOCK[0] = time.thread_time
 
+    stock_py = stock_python()
     tmp = tempfile.mkdtemp()
     backends = [("SQLite", f"sqlite:///{tmp}/bench.db")]
     scratch = scratch_db.create()
-    pg = scratch[0] if scratch else None
-    if pg:
-        backends.append(("PostgreSQL", pg))
+    if scratch:
+        backends.append(("PostgreSQL", scratch[0]))
     rows = []
-    stock = None
     try:
         for name, url in backends:
             engine = make_engine(url)
             migrate.upgrade(engine)
             engine.dispose()
-            app, platform = tool_app(url)
-            alone: list[float] = []
-            tool = ms(time_tool_launches(app, platform, args.n, alone))
-            floor = ms(time_floor(url, platform, args.n))
-            if stock is None:
-                stock = ms(time_stock_pylti1p3(platform, args.n))
-            rows.append((name, tool, floor, ms(alone)))
-            app.extensions["lti_tool"].engine.dispose()
+            port = free_port()
+            platform, times = in_process(url, port, stock_py, args.n, args.rounds)
+            rates = {} if args.no_http else over_http(url, port, platform, stock_py, args)
+            rows.append((name, times, rates))
     finally:
         if scratch:
             scratch_db.drop(scratch[1])
 
-    print(f"\nLogin + launch, median of {args.n} (in-process WSGI, id_token signing excluded)\n")
-    print(
-        f"{'database':<12}{'tool':>10}{'floor':>10}{'tool/floor':>12}"
-        f"{'launch request alone':>22}{'/floor':>8}"
-    )
-    for name, tool, floor, alone in rows:
+    for quantile, label in ((0.5, "median"), (0.1, "10th percentile")):
         print(
-            f"{name:<12}{tool:>8.2f}ms{floor:>8.2f}ms{tool / floor:>11.2f}x"
-            f"{alone:>20.2f}ms{alone / floor:>7.2f}x"
+            f"\nIn-process login + launch, {label} of {args.n} in {args.rounds} interleaved "
+            f"rounds (WSGI, id_token signing excluded, {'CPU' if args.cpu else 'wall'} time)\n"
         )
-    assert stock is not None
-    print(f"\nstock pylti1p3 Flask login + launch (no database, key set given): {stock:.2f} ms")
-    for name, tool, _, _ in rows:
-        print(f"  tool on {name} / stock pylti1p3: {tool / stock:.2f}x")
-    print("\nTarget: tool <= 2x the floor on each database.")
+        print(
+            f"{'database':<12}{'tool':>9}{'launch alone':>14}{'floor':>9}{'stock':>9}"
+            f"{'tool/floor':>12}{'launch/floor':>14}{'stock/floor':>13}{'tool/stock':>12}"
+        )
+        for name, times, _ in rows:
+            t = {k: ms(v, quantile) for k, v in times.items()}
+            print(
+                f"{name:<12}{t['tool']:>7.2f}ms{t['launch']:>12.2f}ms{t['floor']:>7.2f}ms"
+                f"{t['stock']:>7.2f}ms{t['tool'] / t['floor']:>11.2f}x"
+                f"{t['launch'] / t['floor']:>13.2f}x{t['stock'] / t['floor']:>12.2f}x"
+                f"{t['tool'] / t['stock']:>11.2f}x"
+            )
+    if not args.no_http:
+        print(
+            f"\nOver HTTP: gunicorn, {args.workers} sync workers each, {args.clients} clients, "
+            f"median of {args.http_rounds} interleaved rounds of {args.http_seconds:g} s\n"
+        )
+        print(
+            f"{'database':<12}{'tool':>9}{'stock':>9}{'tool/stock':>12}"
+            f"{'worker CPU per launch: tool':>30}{'stock':>9}{'stock/tool':>12}"
+        )
+        for name, _, r in rows:
+            print(
+                f"{name:<12}{r['tool']:>7.0f}/s{r['stock']:>7.0f}/s"
+                f"{r['tool'] / r['stock']:>11.2f}x{r['tool cpu']:>28.2f}ms"
+                f"{r['stock cpu']:>7.2f}ms{r['stock cpu'] / r['tool cpu']:>11.2f}x"
+            )
+        print(
+            "(launches/s are bound by the whole machine, load client included; worker CPU per "
+            "launch is the servers' own cost, PostgreSQL's not counted)"
+        )
+    print(
+        "\nTargets: launch <= 1.3x the floor in-process on each database; over HTTP >= 1.2x "
+        "stock pylti1p3's launches per second."
+    )
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def create_app(
     app.register_blueprint(learner.bp)  # students and mentors: path, profile, goals
     from lti_tool.web.limits import init_limits
 
-    init_limits(app, settings)  # per-client limits on the LTI login and launch
+    init_limits(app, settings, rt.redis)  # per-client limits on the LTI login and launch
 
     if settings.sandbox_enabled:
         from lti_tool.sandbox.app import create_sandbox_app

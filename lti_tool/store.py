@@ -55,10 +55,10 @@ _DELETE = delete(StoreEntry).where(StoreEntry.key == bindparam("key"))
 SWEEP_ON_WRITE = 1000
 
 
-def _sweep_statement(limit: int | None) -> Any:
+def _sweep_statement(limit: int | None, *also: Any) -> Any:
     expired = (
         select(StoreEntry.key)
-        .where(StoreEntry.expires_at <= bindparam("now"))
+        .where(StoreEntry.expires_at <= bindparam("now"), *also)
         .order_by(StoreEntry.expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -77,6 +77,13 @@ def _replace(excluded: Any) -> dict[str, Any]:
 
 
 _PUT = upserts(StoreEntry, _VALUES, [StoreEntry.key], _replace)
+# PostgreSQL sweeps and writes in one round trip (a data-modifying WITH); the key written is
+# left to the upsert, since one statement must not touch a row twice.
+_PUT["postgresql"] = _PUT["postgresql"].add_cte(
+    _sweep_statement(SWEEP_ON_WRITE, StoreEntry.key != bindparam("key"))
+    .returning(StoreEntry.key)
+    .cte("swept")
+)
 # An expired entry may be taken over; a live one may not.
 _ADD = upserts(
     StoreEntry,
@@ -98,13 +105,16 @@ class DatabaseStore:
     def put(self, key: str, value: Any, ttl: int) -> None:
         conn = self._session.connection()
         now = int(self._clock())
-        conn.execute(_SWEEP_SOME, {"now": now})
+        dialect = conn.dialect.name
+        if dialect != "postgresql":
+            conn.execute(_SWEEP_SOME, {"now": now})
         conn.execute(
-            _PUT[conn.dialect.name],
+            _PUT[dialect],
             {
                 "key": key,
                 "value": json.dumps(value, separators=(",", ":")),
                 "expires": now + ttl,
+                "now": now,
             },
         )
 

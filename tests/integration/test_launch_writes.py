@@ -1,0 +1,95 @@
+"""What a launch writes, counted statement by statement (decisions #5): a repeat launch writes
+only the login state, a changed one writes in one round trip, and the rate limit counts only
+the login and the launch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import requests
+from sqlalchemy import event, select
+
+from lti_tool.models.course import Membership, User
+from tests.integration.test_abuse import a_registration, bogus_login
+from tests.integration.test_launch_refusals import Forger
+
+pytestmark = pytest.mark.postgres
+
+# A write, alone or in a WITH of a SELECT (PostgreSQL's chained upserts).
+WRITE = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b", re.I)
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+ROLES = "https://purl.imsglobal.org/spec/lti/claim/roles"
+
+
+@contextmanager
+def statements(rt) -> Iterator[list[str]]:
+    """Every SQL statement the tool's engine sends meanwhile."""
+    seen: list[str] = []
+
+    def record(conn, cursor, sql: str, *args) -> None:
+        seen.append(sql)
+
+    event.listen(rt.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", record)
+
+
+def writes(seen: list[str]) -> list[str]:
+    return [sql for sql in seen if WRITE.search(sql) or "SAVEPOINT" in sql.upper()]
+
+
+def test_an_unchanged_repeat_launch_writes_only_the_login_state(live_server) -> None:
+    f = Forger(live_server)
+    assert f.launch().status_code == 200
+    with statements(f.rt) as seen:
+        page = f.launch()
+    assert page.status_code == 200, page.text[:600]
+    assert "Your path" in page.text
+    written = writes(seen)
+    assert written, "the login state is written and taken"
+    assert all("store_entries" in sql for sql in written), written
+    assert not any("SAVEPOINT" in sql.upper() for sql in seen)
+
+
+def test_a_changed_role_is_written_in_one_round_trip(live_server) -> None:
+    f = Forger(live_server)
+    assert f.launch().status_code == 200
+
+    def teach(claims: dict) -> None:
+        claims[ROLES] = [INSTRUCTOR]
+
+    with statements(f.rt) as seen:
+        page = f.launch(teach)
+    assert page.status_code == 200, page.text[:600]
+    assert "Course home" in page.text  # the new role opens the teacher's page at once
+    with f.rt.session_factory() as s:
+        user = s.scalar(select(User).where(User.sub == f.user.lti_sub))
+        membership = s.scalar(select(Membership).where(Membership.user_id == user.id))
+        assert membership.role == "teacher" and membership.roles == [INSTRUCTOR]
+    launch_writes = [sql for sql in writes(seen) if "store_entries" not in sql]
+    assert not any("SAVEPOINT" in sql.upper() for sql in seen)
+    if f.rt.engine.dialect.name == "postgresql":
+        assert len(launch_writes) == 1, launch_writes  # one statement: one round trip
+        assert all(t in launch_writes[0] for t in ("users", "contexts", "memberships"))
+    else:  # SQLite: no round trip to save; one upsert per row, no SAVEPOINT
+        assert all("ON CONFLICT" in sql for sql in launch_writes), launch_writes
+
+
+@pytest.mark.parametrize("settings_overrides", [{"rate_limit_login": "5/minute"}])
+def test_other_pages_do_not_count_against_the_login_limit(live_server) -> None:
+    http = requests.Session()
+    for _ in range(20):
+        assert http.get(f"{live_server.tool_url}/lti/config", timeout=10).status_code == 200
+        assert http.get(f"{live_server.tool_url}/.well-known/jwks.json", timeout=10).ok
+    reg = a_registration(live_server.rt)
+    codes = [bogus_login(http, live_server, reg).status_code for _ in range(6)]
+    assert codes == [302] * 5 + [429]
+    refused = bogus_login(http, live_server, reg)
+    assert refused.status_code == 429 and "Too many requests" in refused.text
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert http.get(f"{live_server.tool_url}/lti/config", timeout=10).status_code == 200
