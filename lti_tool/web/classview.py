@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -17,7 +18,16 @@ from lti_tool.lti.roles import STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import AuditEntry, Override
 from lti_tool.services import sync_outcome
-from lti_tool.services.class_view import class_view, course_levels
+from lti_tool.services.class_view import (
+    NO_SCORE,
+    SORTS,
+    Query,
+    Scope,
+    class_summary,
+    course_levels,
+    grid_rows,
+    student_page,
+)
 from lti_tool.services.goals import GoalError, add_goal_from_form, goal_levels
 from lti_tool.services.grade_problems import course_problems
 from lti_tool.services.lms_gating import counting_columns
@@ -38,33 +48,79 @@ def _drain_after_commit() -> None:
     after_this_request_commit(lambda: rt.jobs.enqueue("drain", context_id))
 
 
-def _filters() -> dict[str, object]:
-    days = request.args.get("days", "7")
-    return {
-        "show_inactive": request.args.get("inactive") == "1",
-        "only_stuck": request.args.get("stuck") == "1",
-        "stuck_days": max(1, min(365, int(days))) if days.isascii() and days.isdigit() else 7,
-    }
+FILTER_KEYS = ("q", "stuck", "days", "inactive", "sort", "c", "level", "page")
+
+
+def _number(raw: str | None, default: int, low: int, high: int) -> int:
+    raw = raw or ""
+    return max(low, min(high, int(raw))) if raw.isascii() and raw.isdigit() else default
+
+
+def _filters(args) -> tuple[Scope, Query]:
+    """The page's filters from the query string (or the quick-ratings form), bounded."""
+    scope = Scope(
+        g.context.id,
+        show_inactive=args.get("inactive") == "1",
+        stuck_days=_number(args.get("days"), 7, 1, 365),
+    )
+    sort = args.get("sort", "name")
+    query = Query(
+        search=(args.get("q") or "").strip()[:100],
+        only_stuck=args.get("stuck") == "1",
+        sort=sort if sort in SORTS else "name",
+        competency_id=row_id(args.get("c") or ""),
+        level=(args.get("level") or "")[:100],
+        page=_number(args.get("page"), 1, 1, 1_000_000),
+    )
+    return scope, query
+
+
+class _Links:
+    """Links to this page with the current filters and some changed, built without url_for
+    (a few hundred links on one page: the summary's counts, sort headers, pages)."""
+
+    def __init__(self, base: str, kept: dict[str, str]) -> None:
+        self.base = base
+        self.kept = kept
+
+    def __call__(self, **changes: object) -> str:
+        args = {**self.kept, **{k: str(v) for k, v in changes.items()}}
+        return self.base + ("?" + urlencode(args) if args else "")
+
+
+def _kept(args) -> dict[str, str]:
+    """The filters a link or a form keeps (page aside), without empty ones."""
+    return {k: args[k] for k in FILTER_KEYS if k != "page" and args.get(k)}
 
 
 @bp.get("/c/<launch_id>/class")
 @requires(TEACHER)
 def index(launch_id: str) -> str:
-    filters = _filters()
-    view = class_view(request_db(), g.context.id, **filters)  # type: ignore[arg-type]
+    db = request_db()
+    scope, query = _filters(request.args)
+    stuck = scope.stuck_students(db)
+    summary = class_summary(db, scope, stuck)
+    students = student_page(db, scope, query, stuck)
+    kept = _kept(request.args)
     return render_template(
         "teacher/class.html",
         context=g.context,
-        view=view,
-        filters=filters,
+        summary=summary,
+        students=students,
+        scope=scope,
+        query=query,
+        kept=kept,
+        here=_Links(url_for("classview.index", launch_id=launch_id), kept),
+        student_url=url_for("classview.student", launch_id=launch_id, user_id=0)[:-1],
+        no_score=NO_SCORE,
         launch_id=launch_id,
         notice=request.args.get("notice", ""),
         problem=request.args.get("problem", ""),
         last_sync=sync_outcome.last(request_store(), g.context.id),
         levels=_level_names(),
-        grade_problems=course_problems(request_db(), g.context.id),
-        waiting=passback_waiting(request_db(), g.context.id),
-        counting=counting_columns(request_db(), g.context),
+        grade_problems=course_problems(db, g.context.id),
+        waiting=passback_waiting(db, g.context.id),
+        counting=counting_columns(db, g.context),
     )
 
 
@@ -72,20 +128,10 @@ def index(launch_id: str) -> str:
 @requires(TEACHER)
 def export(launch_id: str) -> Response:
     """The class as a spreadsheet: one row a student, score and level per competency."""
-    filters = _filters()
-    view = class_view(request_db(), g.context.id, **filters)  # type: ignore[arg-type]
+    scope, query = _filters(request.args)
     out = io.StringIO()
     writer = csv.writer(out)
-    head = ["student", "status"]
-    for c in view.competencies:
-        head += [f"{c.code} score", f"{c.code} level"]
-    head += [m.title for m in view.modules]
-    writer.writerow([_safe_cell(v) for v in head])
-    for row in view.students:
-        line: list[object] = [row.name, row.status]
-        for cell in row.cells:
-            line += ["" if cell.score is None else round(cell.score, 2), cell.level or ""]
-        line += [row.modules[m.id] for m in view.modules]
+    for line in grid_rows(request_db(), scope, query):
         writer.writerow([_safe_cell(v) for v in line])
     name = "".join(ch if ch.isalnum() else "-" for ch in g.context.title or "class")[:60]
     return Response(
@@ -264,7 +310,9 @@ def quick_ratings(launch_id: str) -> Response:
             grid=True,
         )
     except RatingRefused as exc:
-        return redirect(url_for("classview.index", launch_id=launch_id, problem=str(exc)))
+        return redirect(
+            url_for("classview.index", launch_id=launch_id, problem=str(exc), **_back_to_page())
+        )
     if result.scores_queued:
         _drain_after_commit()
     return redirect(
@@ -272,8 +320,17 @@ def quick_ratings(launch_id: str) -> Response:
             "classview.index",
             launch_id=launch_id,
             notice=f"{saved} {'rating' if saved == 1 else 'ratings'} saved.",
+            **_back_to_page(),
         )
     )
+
+
+def _back_to_page() -> dict[str, str]:
+    """The page and filters the quick grid was saved from: the teacher lands back there."""
+    kept = _kept(request.form)
+    if request.form.get("page"):
+        kept["page"] = request.form["page"]
+    return kept
 
 
 @bp.post("/c/<launch_id>/class/students/<int:user_id>/goal")
