@@ -5,7 +5,6 @@ read cell by cell, as plain tuples (no ORM object per cell)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, literal, or_, select
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.mastery.rule_render import number
 from lti_tool.models.course import Membership, User
-from lti_tool.models.mastery import Competency, Evidence, MasteryState, UnlockState
+from lti_tool.models.mastery import Competency, MasteryState, UnlockState
 from lti_tool.models.modules import Module
 from lti_tool.services.class_view.levels import LevelStyle
 from lti_tool.services.class_view.scope import Scope
@@ -59,7 +58,6 @@ class StudentRow:
     cells: list[Cell]
     modules: dict[str, int]  # status -> how many of the course's modules
     stuck: list[str] = field(default_factory=list)
-    last_evidence: datetime | None = None
 
     @property
     def modules_text(self) -> str:
@@ -186,17 +184,6 @@ def page_rows(
         .group_by(UnlockState.user_id, UnlockState.status)
     ):
         modules.setdefault(uid, {})[status] = int(n)
-    latest = dict(
-        session.execute(
-            select(Evidence.user_id, func.max(Evidence.graded_at))
-            .where(
-                Evidence.context_id == scope.context_id,
-                Evidence.withdrawn_at.is_(None),
-                Evidence.user_id.in_(ids),
-            )
-            .group_by(Evidence.user_id)
-        ).all()
-    )
     stuck: dict[int, list[str]] = {}
     on_page = [uid for uid in ids if uid in stuck_ids]
     if on_page:
@@ -232,7 +219,6 @@ def page_rows(
                 cells,
                 mine,
                 stuck.get(uid, []),
-                latest.get(uid),
             )
         )
     return rows
