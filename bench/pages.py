@@ -337,6 +337,9 @@ def main() -> None:
                 )
             )
             rows.append((f"path page, {size:,}", *timed(student, "/c/bench/path", runs)))
+            rows.append(
+                (f"CSV export (whole grid), {size:,}", *timed(teacher, "/c/bench/class.csv", 3))
+            )
             floor_more, _ = timed(bare, "/", args.runs)  # the floor again, between sizes
             floor += floor_more
         base = statistics.median(floor)
