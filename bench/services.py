@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import threading
@@ -84,6 +85,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers of the sandbox")
     args = parser.parse_args()
 
+    # The sandbox's gunicorn workers serve the whole tool, and without Redis each drains the
+    # outbox one lease after it starts (resume_after_restart): four more workers posting the
+    # measured scores. A lease of an hour (theirs only: the bench's settings ignore the
+    # environment) keeps them out of the run.
+    os.environ["LTI_TOOL_PASSBACK_LEASE_SECONDS"] = "3600"
     with sandbox_world(args.members, "canvas", args.workers) as world:
         run(world, args)
 
