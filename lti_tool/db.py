@@ -45,17 +45,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    """Up to `pool_size` connections kept open, twice as many more opened when busy."""
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and ":memory:" not in url:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        sizes = {} if ":memory:" in url else {"pool_size": pool_size, "max_overflow": 2 * pool_size}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **sizes)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping: it costs a round trip per request (a third of a launch's). Connections
     # are recycled well before managed databases drop idle ones, and a dropped one fails
     # one request, which the platform's user retries.
-    return create_engine(url, pool_recycle=300, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_recycle=300, pool_size=pool_size, max_overflow=2 * pool_size)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

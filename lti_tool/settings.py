@@ -49,6 +49,9 @@ class Settings:
     # Score passback: a worker holds a score this long while it posts it; if the worker dies,
     # another takes the score after that.
     passback_lease_seconds: int = 120
+    # Scores one worker posts at once to one platform (threads, and kept-alive connections per
+    # platform host): enough to hide each post's round trip, few enough not to flood an LMS.
+    passback_concurrency: int = 8
     # Scheduled syncs (RQ workers): every interval, each platform gets at most this many
     # course syncs started (the stalest courses first), so one LMS is never flooded.
     sync_interval_seconds: int = 3600
@@ -231,6 +234,8 @@ def _validated(s: Settings) -> Settings:
         raise SettingsError(
             f"passback_lease_seconds: expected 1 to 3600, got {s.passback_lease_seconds}"
         )
+    if not 1 <= s.passback_concurrency <= 64:
+        raise SettingsError(f"passback_concurrency: expected 1 to 64, got {s.passback_concurrency}")
     for name in (
         "jwks_cache_seconds",
         "login_state_seconds",

@@ -39,6 +39,8 @@ def build_runtime(settings: Settings, http: HttpClient | None = None) -> Runtime
         settings.http_timeout_seconds,
         max_attempts=settings.http_max_attempts,
         max_delay=settings.http_max_backoff_seconds,
+        # a drain's threads each hold one kept-alive connection per platform host
+        pool_size=settings.passback_concurrency,
     )
     jobs: JobQueue
     if redis_client is not None:

@@ -5,6 +5,10 @@ Retried: connection errors and timeouts, 5xx, 429 (honouring Retry-After) and Ca
 `403 Rate Limit Exceeded` (urllib3's Retry cannot look at a body, hence this loop; see
 docs/decisions.md). Never retried: answers that are final (400, 401, 404, 409, 422 and every
 other 4xx), which the caller interprets.
+
+Threads share one client: each platform host gets a pool of at most `pool_size` kept-alive
+connections (a thread waits for a free one), and a rate-limit answer pauses every request
+to that host until the platform's wait is over, not only the one that was refused.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import email.utils
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -72,6 +78,7 @@ class PlatformHttp:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         pool_size: int = 20,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -85,13 +92,44 @@ class PlatformHttp:
         if bundle:
             self.session.verify = bundle
         self.session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        # pool_block: at most pool_size requests in flight per host, however many threads ask
+        adapter = HTTPAdapter(
+            pool_connections=20, pool_maxsize=pool_size, pool_block=True, max_retries=0
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = "lti-tool/0.1"
         self._sleep = sleep
         self._rng = rng
+        self._clock = clock
+        self._lock = threading.Lock()
+        # host -> the clock time before which nothing is sent to it (a rate-limit answer)
+        self._paused: dict[str, float] = {}
         self.stats = CallStats()
+
+    def _count(self, retry: bool = False) -> None:
+        with self._lock:
+            if retry:
+                self.stats.retries += 1
+            else:
+                self.stats.requests += 1
+
+    def pause(self, host: str, seconds: float) -> float:
+        """Hold every request to `host` back for `seconds` (a later end already set wins);
+        returns the clock time the pause ends."""
+        until = self._clock() + seconds
+        with self._lock:
+            until = self._paused[host] = max(until, self._paused.get(host, 0.0))
+        return until
+
+    def _wait_turn(self, host: str, slept_until: float | None) -> None:
+        """Wait out a pause of the host that this thread has not already slept through."""
+        with self._lock:
+            until = self._paused.get(host)
+        if until is not None and until != slept_until:
+            wait = until - self._clock()
+            if wait > 0:
+                self._sleep(wait)
 
     def _delay(self, attempt: int, resp: requests.Response | None) -> float:
         told = _retry_after(resp)
@@ -114,9 +152,13 @@ class PlatformHttp:
         """Send, retrying what can be retried; returns the first final answer."""
         last_error = ""
         resp: requests.Response | None = None
+        host = urlsplit(url).netloc
+        slept_until: float | None = None
         for attempt in range(1, self.max_attempts + 1):
+            self._wait_turn(host, slept_until)
             start = time.perf_counter()
-            self.stats.requests += 1
+            self._count()
+            throttled = False
             try:
                 resp = self.session.request(
                     method,
@@ -147,14 +189,18 @@ class PlatformHttp:
                     resp.status_code,
                     (time.perf_counter() - start) * 1000,
                 )
-                if resp.status_code not in RETRY_STATUSES and not _is_canvas_throttle(resp):
+                throttled = resp.status_code == 429 or _is_canvas_throttle(resp)
+                if resp.status_code not in RETRY_STATUSES and not throttled:
                     return resp
                 last_error = f"{resp.status_code} {resp.text[:200]!r}"
             if attempt == self.max_attempts:
                 break
-            self.stats.retries += 1
+            self._count(retry=True)
             delay = self._delay(attempt, resp)
             log.warning("retrying %s %s in %.2f s (%s)", method, url, delay, last_error)
+            if throttled:
+                # The platform said "slow down" to this process: every thread waits it out.
+                slept_until = self.pause(host, delay)
             self._sleep(delay)
         status = resp.status_code if resp is not None else None
         raise PlatformUnavailable(

@@ -177,6 +177,35 @@ def claim(rt: Runtime, context_id: int | None, now: datetime) -> Held | None:
     return held[0] if held else None
 
 
+def fresh(rt: Runtime, held: Held, now: datetime) -> bool:
+    """A claim so recent that renewing its lease would add next to nothing: the post may
+    start on it, as long as the row is still this claim's (see `fence`)."""
+    if held.until is None:
+        return False
+    left = (held.until - now).total_seconds()
+    return left > 0.9 * rt.settings.passback_lease_seconds
+
+
+def fence(held: Held) -> tuple[Any, ...]:
+    """The row is still this claim's: its lease, at the claimed version, not yet settled."""
+    return (
+        ScoreOutbox.id == held.row_id,
+        ScoreOutbox.claimed_until == held.until,
+        ScoreOutbox.version == held.version,
+        ScoreOutbox.state == "pending",
+    )
+
+
+def release(session: Any, held: Held) -> None:
+    """Lost it: another worker's claim, or a newer value. Free the lease if it is ours, so
+    the newer value is due now rather than after the lease (no commit)."""
+    session.execute(
+        update(ScoreOutbox)
+        .where(ScoreOutbox.id == held.row_id, ScoreOutbox.claimed_until == held.until)
+        .values(claimed_until=None)
+    )
+
+
 def renew(rt: Runtime, session: Any, held: Held) -> datetime | None:
     """Extend this worker's lease just before it posts, if the row is still this worker's
     and still at the claimed version. A batch's last rows would otherwise outlive their
@@ -184,24 +213,9 @@ def renew(rt: Runtime, session: Any, held: Held) -> datetime | None:
     until = utcnow() + timedelta(seconds=rt.settings.passback_lease_seconds)
     if held.until is None:
         return until
-    result = session.execute(
-        update(ScoreOutbox)
-        .where(
-            ScoreOutbox.id == held.row_id,
-            ScoreOutbox.claimed_until == held.until,
-            ScoreOutbox.version == held.version,
-            ScoreOutbox.state == "pending",
-        )
-        .values(claimed_until=until)
-    )
+    result = session.execute(update(ScoreOutbox).where(*fence(held)).values(claimed_until=until))
     if not result.rowcount:
-        # Lost it: another worker's claim, or a newer value. Free the lease if it is ours,
-        # so the newer value is due now rather than after the lease.
-        session.execute(
-            update(ScoreOutbox)
-            .where(ScoreOutbox.id == held.row_id, ScoreOutbox.claimed_until == held.until)
-            .values(claimed_until=None)
-        )
+        release(session, held)
     session.commit()
     return until if result.rowcount else None
 

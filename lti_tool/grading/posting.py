@@ -1,6 +1,7 @@
 """Posting one claimed outbox row to the LMS: the lease renewed, the column (a competency's,
 or a gated module's unlock column) found or made, the score posted with its stamp, and the
-answer recorded with an audit entry, in one commit per score."""
+answer recorded with an audit entry, in one commit per score (and one more to renew the
+lease of a row claimed a while ago)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from lti_tool.grading.columns import column_for, ensure_column, forget_column
 from lti_tool.grading.outbox import (
     CHANGED,
     Held,
+    fence,
+    fresh,
     mark_posted,
+    release,
     renew,
     settle,
     try_later,
@@ -63,12 +67,23 @@ def post_row(
         with rt.session_factory() as own:
             return post_row(rt, row_id, version, until, own, {})
     callers = {} if callers is None else callers
-    lease = renew(rt, session, Held(row_id, version, until))
-    if lease is None:
-        return "superseded"
+    held = Held(row_id, version, until)
+    if fresh(rt, held, utcnow()):
+        # Claimed a moment ago (a drain claims rows as its threads free up): the row read
+        # checks the claim, and the lease stands as it is, one write and commit fewer.
+        values = session.execute(_ROW.where(*fence(held))).first()
+        if values is None:
+            release(session, held)
+            session.commit()
+            return "superseded"
+        lease = until
+    else:
+        lease = renew(rt, session, held)
+        if lease is None:
+            return "superseded"
+        values = session.execute(_ROW.where(ScoreOutbox.id == row_id)).first()
+        assert values is not None
     mine = ScoreOutbox.claimed_until == lease if until is not None else ScoreOutbox.id == row_id
-    values = session.execute(_ROW.where(ScoreOutbox.id == row_id)).first()
-    assert values is not None
     comp_id, module_id, ctx_id, user_id, given, maximum = values
     owner: Competency | Module | None = (
         session.get(Competency, comp_id) if comp_id is not None else session.get(Module, module_id)

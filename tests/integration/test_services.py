@@ -50,10 +50,18 @@ class Calls:
         self.rt = live_server.rt
         self.session = self.rt.session_factory()
         self.waits: list[float] = []
-        self.http = PlatformHttp(5, sleep=self.waits.append, **http_kw)
+        # the time the recorded sleeps skipped, which the client's clock still counts
+        self.skipped = 0.0
+        self.http = PlatformHttp(
+            5, sleep=self._sleep, clock=lambda: time.monotonic() + self.skipped, **http_kw
+        )
         self.tokens = AccessTokens(self.http, "", self.rt.short_store)
         self.context = context_of(self.session)
         self.caller: ServiceCaller = caller_for(self.session, self.context, self.http, self.tokens)
+
+    def _sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.skipped += seconds
 
     def close(self) -> None:
         self.session.commit()

@@ -22,7 +22,10 @@ from tests.processes import signal_family, start_worker, stop_workers
 
 pytestmark = pytest.mark.postgres
 LEASE = 10  # seconds
-LATENCY_MS = 50  # per LMS call, so a batch of ten takes half a second or more
+# Per LMS call, and two posts at a time per worker: the 48 scores take a worker five seconds
+# or more, so the first one still holds some when the second has started.
+LATENCY_MS = 200
+WIDTH = 2
 
 
 def _held(rt) -> int:
@@ -60,7 +63,11 @@ def test_every_score_arrives_within_twice_the_lease_of_a_crash(
 
     def start() -> subprocess.Popen:
         return start_worker(
-            database_url, redis_space.env(), live_server.tool_url, passback_lease_seconds=LEASE
+            database_url,
+            redis_space.env(),
+            live_server.tool_url,
+            passback_lease_seconds=LEASE,
+            passback_concurrency=WIDTH,
         )
 
     workers = [start()]

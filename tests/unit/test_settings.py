@@ -57,6 +57,7 @@ def test_secrets_refused_in_files(tmp_path: Path, name: str) -> None:
         ({"LTI_TOOL_KEY_ENCRYPTION_KEY": "short"}, "key_encryption_key: .*Fernet"),
         ({"LTI_TOOL_HTTP_TIMEOUT_SECONDS": "0"}, "http_timeout_seconds"),
         ({"LTI_TOOL_TRUSTED_PROXY_COUNT": "-1"}, "trusted_proxy_count: expected 0 to 10"),
+        ({"LTI_TOOL_PASSBACK_CONCURRENCY": "0"}, "passback_concurrency: expected 1 to 64"),
     ],
 )
 def test_invalid_settings_name_the_setting(env: dict[str, str], message: str) -> None:
