@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, or_, text
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, or_, text
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +57,9 @@ class Context(Base):
         JSON, default=list, server_default=text("'[]'")
     )
     roster_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Bumped in the transaction of every change to what the engine's course model is built
+    # from (models/model_version.py): each process rebuilds its cached model when it moved.
+    model_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @hybrid_method

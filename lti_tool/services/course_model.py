@@ -2,21 +2,31 @@
 
 Engine names: a competency is its code, a module and a line item their row id as text, a
 student their user id as text.
+
+The course model (every rule parsed, every competency, scale, module, alignment and column
+read) is built once per course version and cached per process and database; one tiny query
+for `Context.model_version` tells a reader whether it still holds (models/model_version.py
+bumps it in every writer's transaction). Facts are read per request, only the students'
+asked for, as plain tuples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field, replace
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery
 from lti_tool.lti.roles import STUDENT
-from lti_tool.models.course import Membership
+from lti_tool.models.course import Context, Membership
 from lti_tool.models.mastery import (
     DEFAULT_LEVELS,
     Alignment,
@@ -27,6 +37,7 @@ from lti_tool.models.mastery import (
     Scale,
     UnlockState,
 )
+from lti_tool.models.model_version import EVERY_COURSE, changed_courses
 from lti_tool.models.modules import Module
 
 
@@ -92,19 +103,147 @@ def _rollup(data: dict[str, Any]) -> mastery.RollUp:
     )
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class CompetencyRow:
+    """What the pages and the recompute read of a competency: plain data a cached model can
+    hold across sessions (an ORM row would be bound to the session that read it)."""
+
+    id: int
+    code: str
+    title: str
+    description: str
+    parent_id: int | None
+    scale_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRow:
+    """What the pages and the recompute read of a module, as plain data (see CompetencyRow)."""
+
+    id: int
+    title: str
+    description: str
+    gates_lms: bool
+    lms_target_title: str
+    lms_target_url: str
+    unlock_rule: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class CourseSnapshot:
-    """A course as the engine sees it, with the maps back to rows."""
+    """A course as the engine sees it, with the maps back to rows. Shared between requests
+    once cached: read it, never change it."""
 
     model: mastery.CourseModel
-    competencies: dict[str, Competency]  # code -> row
+    competencies: dict[str, CompetencyRow]  # code -> row
     scales: dict[str, mastery.Scale]  # code -> scale
-    modules: dict[str, Module]  # engine id -> row
+    modules: dict[str, ModuleRow]  # engine id -> row
     students: tuple[str, ...]
-    aligned_items: dict[int, list[Competency]] = field(default_factory=dict)
+    course_scales: CourseScales
+    aligned_items: dict[int, list[CompetencyRow]]  # line item id -> its competencies
+    item_labels: dict[int, str]  # line item id -> its label, gone ones too
+
+
+class ModelCache:
+    """Context id -> (model version, snapshot), the least recently used dropped past `size`.
+
+    A lock keeps the map whole under threads; two threads missing at once both build, and
+    either result is right for its version."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[int, tuple[int, CourseSnapshot]] = OrderedDict()
+
+    def get(self, context_id: int, version: int) -> CourseSnapshot | None:
+        with self._lock:
+            entry = self._entries.get(context_id)
+            if entry is None or entry[0] != version:
+                return None
+            self._entries.move_to_end(context_id)
+            return entry[1]
+
+    def put(self, context_id: int, version: int, snapshot: CourseSnapshot) -> None:
+        with self._lock:
+            self._entries[context_id] = (version, snapshot)
+            self._entries.move_to_end(context_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# One cache per database (engine): context ids only mean something within one.
+_CACHES: WeakKeyDictionary[Engine, ModelCache] = WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def model_cache(session: Session) -> ModelCache:
+    """The cache of the database the session reads."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with _CACHES_LOCK:
+        cache = _CACHES.get(engine)
+        if cache is None:
+            cache = _CACHES[engine] = ModelCache()
+        return cache
+
+
+def course_model(session: Session, context_id: int) -> CourseSnapshot:
+    """The course's model without its students: from the cache while the course's version
+    stands, else built and cached. A transaction that changed the course itself builds it
+    fresh and caches nothing (it may yet roll back under a number another one reuses)."""
+    version = session.scalar(select(Context.model_version).where(Context.id == context_id))
+    # read after the version query: its autoflush is what bumps a pending change
+    mine = changed_courses(session)
+    if version is None or context_id in mine or EVERY_COURSE in mine:
+        return build_model(session, context_id)
+    cache = model_cache(session)
+    cached = cache.get(context_id, version)
+    if cached is None:
+        cached = build_model(session, context_id)
+        cache.put(context_id, version, cached)
+    return cached
+
+
+def course_students(session: Session, context_id: int) -> tuple[str, ...]:
+    """The course's students, as the engine names them."""
+    return tuple(
+        str(uid)
+        for uid in session.scalars(
+            select(Membership.user_id)
+            .where(Membership.context_id == context_id, Membership.role == STUDENT)
+            .order_by(Membership.user_id)
+        )
+    )
 
 
 def load_model(session: Session, context_id: int) -> CourseSnapshot:
+    """The course's model with every student of the course."""
+    return replace(course_model(session, context_id), students=course_students(session, context_id))
+
+
+def _competency_row(c: Competency) -> CompetencyRow:
+    return CompetencyRow(c.id, c.code, c.title, c.description or "", c.parent_id, c.scale_id)
+
+
+def _module_row(m: Module) -> ModuleRow:
+    return ModuleRow(
+        m.id,
+        m.title,
+        m.description or "",
+        bool(m.gates_lms),
+        m.lms_target_title or "",
+        m.lms_target_url or "",
+        m.unlock_rule,
+    )
+
+
+def build_model(session: Session, context_id: int) -> CourseSnapshot:
+    """Read the course's setup and build its model: every rule parsed (and refused, with
+    mastery.RuleError, if the course cannot take it)."""
     course_scales = CourseScales.load(session, context_id)
     scales = {key: engine_scale(levels) for key, levels in course_scales.all_levels().items()}
     rows = list(
@@ -115,6 +254,7 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
         )
     )
     by_id = {c.id: c for c in rows}
+    plain = {c.id: _competency_row(c) for c in rows}
     comps = []
     comp_scales: dict[str, mastery.Scale] = {}
     for c in rows:
@@ -149,14 +289,14 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
             .order_by(Module.position, Module.id)
         )
     )
-    aligned: dict[int, list[Competency]] = {}
+    aligned: dict[int, list[CompetencyRow]] = {}
     module_comps: dict[int, list[str]] = {}
     for a in session.scalars(select(Alignment).where(Alignment.context_id == context_id)):
         comp = by_id.get(a.competency_id)
         if comp is None:
             continue
         if a.line_item_id is not None:
-            aligned.setdefault(a.line_item_id, []).append(comp)
+            aligned.setdefault(a.line_item_id, []).append(plain[comp.id])
         if a.module_id is not None:
             module_comps.setdefault(a.module_id, []).append(comp.code)
     item_of_url = {li.url: str(li.id) for li in columns}
@@ -180,21 +320,45 @@ def load_model(session: Session, context_id: int) -> CourseSnapshot:
                 position=m.position,
             )
         )
-    students = tuple(
-        str(uid)
-        for uid in session.scalars(
-            select(Membership.user_id)
-            .where(Membership.context_id == context_id, Membership.role == STUDENT)
-            .order_by(Membership.user_id)
-        )
-    )
     return CourseSnapshot(
         model=mastery.build_course(comps, modules, items),
-        competencies={c.code: c for c in rows},
+        competencies={c.code: plain[c.id] for c in rows},
         scales=comp_scales,
-        modules={str(m.id): m for m in module_rows},
-        students=students,
+        modules={str(m.id): _module_row(m) for m in module_rows},
+        students=(),
+        course_scales=course_scales,
         aligned_items=aligned,
+        item_labels={li.id: li.label for li in columns},
+    )
+
+
+# The evidence columns facts are built from, in this order (see evidence_rows).
+EVIDENCE_COLUMNS = (
+    Evidence.id,
+    Evidence.user_id,
+    Evidence.competency_id,
+    Evidence.raw_score,
+    Evidence.raw_maximum,
+    Evidence.graded_at,
+    Evidence.submitted_at,
+    Evidence.line_item_id,
+    Evidence.note,
+)
+
+
+def student_evidence(session: Session, context_id: int, user_id: int) -> list[Any]:
+    """One student's live evidence, newest first, as tuples in EVIDENCE_COLUMNS order: the
+    facts and the profile's evidence list both read it, so a page reads it once."""
+    return list(
+        session.execute(
+            select(*EVIDENCE_COLUMNS)
+            .where(
+                Evidence.context_id == context_id,
+                Evidence.user_id == user_id,
+                Evidence.withdrawn_at.is_(None),
+            )
+            .order_by(Evidence.graded_at.desc(), Evidence.id.desc())
+        )
     )
 
 
@@ -203,65 +367,58 @@ def load_facts(
     context_id: int,
     snapshot: CourseSnapshot,
     only: int | Collection[int] | None = None,
+    evidence: Iterable[Any] | None = None,
 ) -> mastery.ClassFacts:
     """The course's facts, or only some students' (`only`): a page for one student, or a
-    recompute after new evidence for a few, reads only theirs."""
+    recompute after new evidence for a few, reads only theirs. Plain tuples, not ORM rows: a
+    course's 150,000 evidence rows load in a fraction of the time. `evidence`: the rows
+    already read (student_evidence)."""
     who = [only] if isinstance(only, int) else list(only) if only is not None else None
     code_of = {c.id: code for code, c in snapshot.competencies.items()}
     students = set(snapshot.students)
-    evidence = []
+    if evidence is None:
+        live = select(*EVIDENCE_COLUMNS[:8]).where(
+            Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None)
+        )
+        if who is not None:
+            live = live.where(Evidence.user_id.in_(who))
+        evidence = session.execute(live)
+    facts = []
     scores: dict[tuple[str, str], mastery.LineItemScore] = {}
-    live = select(Evidence).where(
-        Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None)
-    )
-    if who is not None:
-        live = live.where(Evidence.user_id.in_(who))
-    for e in session.scalars(live):
-        student = str(e.user_id)
-        if student not in students or e.competency_id not in code_of:
+    make = mastery.Evidence
+    for e_id, user_id, comp_id, score, out_of, graded, submitted, item, *_ in evidence:
+        student = str(user_id)
+        code = code_of.get(comp_id)
+        if code is None or student not in students:
             continue
-        evidence.append(
-            mastery.Evidence(
-                id=str(e.id),
-                student=student,
-                competency=code_of[e.competency_id],
-                score=e.raw_score,
-                out_of=e.raw_maximum,
-                graded_at=e.graded_at,
-                submitted_at=e.submitted_at,
-            )
-        )
-        if e.line_item_id is not None and e.raw_score is not None:
-            scores[(student, str(e.line_item_id))] = mastery.LineItemScore(
-                student=student,
-                line_item=str(e.line_item_id),
-                points=e.raw_score,
-            )
+        facts.append(make(str(e_id), student, code, score, graded, submitted, out_of))
+        if item is not None and score is not None:
+            scores[(student, str(item))] = mastery.LineItemScore(student, str(item), score)
+    mine = [Override.user_id.in_(who)] if who is not None else []
     overrides = [
-        mastery.Override(str(o.user_id), str(o.module_id), mastery.OverrideKind(o.kind))
-        for o in session.scalars(
-            select(Override).where(
-                Override.context_id == context_id,
-                Override.cleared_at.is_(None),
-                *([Override.user_id.in_(who)] if who is not None else []),
+        mastery.Override(str(user_id), str(module_id), mastery.OverrideKind(kind))
+        for user_id, module_id, kind in session.execute(
+            select(Override.user_id, Override.module_id, Override.kind).where(
+                Override.context_id == context_id, Override.cleared_at.is_(None), *mine
             )
         )
-        if str(o.user_id) in students and str(o.module_id) in snapshot.modules
+        if str(user_id) in students and str(module_id) in snapshot.modules
     ]
+    held = [UnlockState.user_id.in_(who)] if who is not None else []
     sticky = [
-        (str(u.user_id), str(u.module_id))
-        for u in session.scalars(
-            select(UnlockState).where(
+        (str(user_id), str(module_id))
+        for user_id, module_id in session.execute(
+            select(UnlockState.user_id, UnlockState.module_id).where(
                 UnlockState.context_id == context_id,
                 UnlockState.sticky_unlocked.is_(True),
-                *([UnlockState.user_id.in_(who)] if who is not None else []),
+                *held,
             )
         )
-        if str(u.user_id) in students and str(u.module_id) in snapshot.modules
+        if str(user_id) in students and str(module_id) in snapshot.modules
     ]
     return mastery.ClassFacts(
         students=snapshot.students,
-        evidence=evidence,
+        evidence=facts,
         line_item_scores=list(scores.values()),
         overrides=overrides,
         sticky_unlocked=sticky,
@@ -287,9 +444,14 @@ def evaluate(
 
 
 def evaluate_student(
-    session: Session, context_id: int, user_id: int, now: datetime
+    session: Session,
+    context_id: int,
+    user_id: int,
+    now: datetime,
+    evidence: Iterable[Any] | None = None,
 ) -> tuple[CourseSnapshot, Any]:
-    """One student's state, from their facts only: what a page load costs for one person."""
-    snapshot = replace(load_model(session, context_id), students=(str(user_id),))
-    facts = load_facts(session, context_id, snapshot, only=user_id)
+    """One student's state, from the cached model and their facts only: what a page load
+    costs for one person. `evidence`: their rows already read (student_evidence)."""
+    snapshot = replace(course_model(session, context_id), students=(str(user_id),))
+    facts = load_facts(session, context_id, snapshot, only=user_id, evidence=evidence)
     return snapshot, mastery.evaluate_class(snapshot.model, facts, now)

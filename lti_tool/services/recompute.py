@@ -11,11 +11,11 @@ nothing the second time and posts nothing twice.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.grading.outbox import set_score
@@ -25,7 +25,7 @@ from lti_tool.models.course import Context, Membership
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
 from lti_tool.models.types import utcnow
-from lti_tool.services.course_model import evaluate, load_model
+from lti_tool.services.course_model import course_model, course_students, evaluate
 
 # The session's `info` key naming the courses whose recompute queued scores in it, so the
 # caller that commits can have them posted.
@@ -65,7 +65,9 @@ def recompute_course(
     whole, so a date that passed opens modules for everyone."""
     now = now or utcnow()
     lock_course(session, context_id)
-    snapshot = load_model(session, context_id)
+    snapshot = replace(
+        course_model(session, context_id), students=course_students(session, context_id)
+    )
     if only is not None and snapshot.model.uses_dates:
         only = None
     if only is not None:
@@ -85,135 +87,288 @@ def recompute_course(
     snapshot, state = evaluate(session, context_id, now, only, snapshot)
     causes = student_causes or {}
 
-    def mine(column: Any) -> Any:
-        return column.in_(only) if only is not None else column.is_not(None)
-
     def why(user_id: int) -> dict[str, Any]:
         evidence = causes.get(user_id)
         return {**cause, "evidence": evidence} if evidence else cause
 
     out = Recomputed()
-    outbox = {
-        (o.user_id, o.competency_id, o.module_id): o
-        for o in session.scalars(
-            select(ScoreOutbox).where(
-                ScoreOutbox.context_id == context_id, mine(ScoreOutbox.user_id)
-            )
-        )
-    }
-    masteries = {
-        (m.user_id, m.competency_id): m
-        for m in session.scalars(
-            select(MasteryState).where(
-                MasteryState.context_id == context_id, mine(MasteryState.user_id)
-            )
-        )
-    }
+    stored = _Stored.read(session, context_id, only)
+    writes = _Writes()
+    comps = [
+        (code, comp, snapshot.scales[code].top_points)
+        for code, comp in snapshot.competencies.items()
+    ]
     for student in snapshot.students:
         user_id = int(student)
-        for code, comp in snapshot.competencies.items():
+        for code, comp, top in comps:
             result = state.mastery(student, code)
             level = result.level.name if result.level else None
-            row = masteries.get((user_id, comp.id))
-            before = (row.score, row.level) if row else (None, None)
+            row = stored.masteries.get((user_id, comp.id))
+            values = {
+                "score": result.score,
+                "level": level,
+                "mastered": result.mastered,
+                "evidence_count": result.evidence_count,
+            }
             if row is None:
                 if result.score is None and not result.evidence_count:
                     continue
-                row = MasteryState(context_id=context_id, user_id=user_id, competency_id=comp.id)
-                session.add(row)
-            changed = not same_score(before[0], result.score) or before[1] != level
-            row.score, row.level = result.score, level
-            row.mastered, row.evidence_count = result.mastered, result.evidence_count
+                before: tuple[Any, Any] = (None, None)
+                changed = result.score is not None or level is not None
+                writes.new_masteries.append(
+                    {
+                        "context_id": context_id,
+                        "user_id": user_id,
+                        "competency_id": comp.id,
+                        **values,
+                        "updated_at": now,
+                    }
+                )
+            else:
+                row_id, score, old_level, mastered, count = row
+                before = (score, old_level)
+                changed = not same_score(score, result.score) or old_level != level
+                if changed:
+                    writes.masteries.append({"id": row_id, **values, "updated_at": now})
+                elif mastered != result.mastered or count != result.evidence_count:
+                    writes.quiet_masteries.append({"id": row_id, **values})
             if not changed:
                 continue
-            row.updated_at = now
             out.mastery_changed += 1
             out.changed_students.add(user_id)
-            session.add(
-                AuditEntry(
-                    context_id=context_id,
-                    at=now,
-                    kind="mastery",
-                    user_id=user_id,
-                    detail={
-                        "competency": code,
-                        "score_before": before[0],
-                        "score_after": result.score,
-                        "level_before": before[1],
-                        "level_after": level,
-                        "cause": why(user_id),
-                    },
-                )
+            writes.audit(
+                context_id,
+                now,
+                "mastery",
+                user_id,
+                {
+                    "competency": code,
+                    "score_before": before[0],
+                    "score_after": result.score,
+                    "level_before": before[1],
+                    "level_after": level,
+                    "cause": why(user_id),
+                },
             )
-            if result.score is not None:
-                top = snapshot.scales[code].top_points
-                row_out = outbox.get((user_id, comp.id, None)) or ScoreOutbox(
-                    context_id=context_id, user_id=user_id, competency_id=comp.id
-                )
-                queued = set_score(session, row_out, result.score, top, now)
-                if queued:
-                    out.scores_queued += 1
-    unlocks = {
-        (u.user_id, u.module_id): u
-        for u in session.scalars(
-            select(UnlockState).where(
-                UnlockState.context_id == context_id, mine(UnlockState.user_id)
-            )
-        )
-    }
+            if result.score is not None and stored.queue(
+                session, context_id, user_id, comp.id, None, result.score, top, now
+            ):
+                out.scores_queued += 1
     sticky = state.sticky_unlocked()
     for student in snapshot.students:
         user_id = int(student)
         for module_key, module in snapshot.modules.items():
             status = state.module_status(student, module_key).name.lower()
             held = (student, module_key) in sticky
-            if module.gates_lms:
-                gate = outbox.get((user_id, None, module.id)) or ScoreOutbox(
-                    context_id=context_id, user_id=user_id, module_id=module.id
-                )
-                if set_score(session, gate, 0.0 if status == "locked" else 1.0, 1.0, now):
-                    out.unlocks_queued += 1
-                    out.scores_queued += 1
-            row = unlocks.get((user_id, module.id))
+            if module.gates_lms and stored.queue(
+                session,
+                context_id,
+                user_id,
+                None,
+                module.id,
+                0.0 if status == "locked" else 1.0,
+                1.0,
+                now,
+            ):
+                out.unlocks_queued += 1
+                out.scores_queued += 1
+            row = stored.unlocks.get((user_id, module.id))
             if row is None:
-                session.add(
-                    UnlockState(
-                        context_id=context_id,
-                        user_id=user_id,
-                        module_id=module.id,
-                        status=status,
-                        sticky_unlocked=held,
-                        since=now,
-                    )
+                writes.new_unlocks.append(
+                    {
+                        "context_id": context_id,
+                        "user_id": user_id,
+                        "module_id": module.id,
+                        "status": status,
+                        "sticky_unlocked": held,
+                        "since": now,
+                    }
                 )
-                before = None
+                before_status = None
             else:
-                before = row.status
-                row.sticky_unlocked = held or row.sticky_unlocked
-                if row.status == status:
+                row_id, before_status, was_sticky = row
+                if before_status != status:
+                    writes.unlocks.append(
+                        {
+                            "id": row_id,
+                            "status": status,
+                            "since": now,
+                            "sticky_unlocked": held or was_sticky,
+                        }
+                    )
+                elif held and not was_sticky:
+                    writes.sticky.append({"id": row_id, "sticky_unlocked": True})
+                if before_status == status:
                     continue
-                row.status, row.since = status, now
-            if before is None and status == "locked":
+            if before_status is None and status == "locked":
                 continue  # a module that starts locked is no news
             out.unlocks_changed += 1
             out.changed_students.add(user_id)
-            session.add(
-                AuditEntry(
-                    context_id=context_id,
-                    at=now,
-                    kind="unlock",
-                    user_id=user_id,
-                    detail={
-                        "module": module.id,
-                        "title": module.title,
-                        "before": before,
-                        "after": status,
-                        "rule": module.unlock_rule,
-                        "cause": why(user_id),
-                    },
-                )
+            writes.audit(
+                context_id,
+                now,
+                "unlock",
+                user_id,
+                {
+                    "module": module.id,
+                    "title": module.title,
+                    "before": before_status,
+                    "after": status,
+                    "rule": module.unlock_rule,
+                    "cause": why(user_id),
+                },
             )
+    writes.flush(session)
     session.flush()
     if out.scores_queued:
         session.info.setdefault(QUEUED, set()).add(context_id)
     return out
+
+
+@dataclass
+class _Stored:
+    """A course's stored states and outbox rows as tuples, read in three queries."""
+
+    # (user, competency) -> (id, score, level, mastered, evidence_count)
+    masteries: dict[tuple[int, int], tuple[Any, ...]]
+    # (user, module) -> (id, status, sticky_unlocked)
+    unlocks: dict[tuple[int, int], tuple[Any, ...]]
+    # (user, competency, module) -> (id, score_given, score_maximum, state)
+    outbox: dict[tuple[int, int | None, int | None], tuple[Any, ...]]
+
+    @classmethod
+    def read(cls, session: Session, context_id: int, only: Collection[int] | None) -> _Stored:
+        def mine(model: Any) -> list[Any]:
+            return [model.user_id.in_(only)] if only is not None else []
+
+        return cls(
+            masteries={
+                (u, c): rest
+                for u, c, *rest in session.execute(
+                    select(
+                        MasteryState.user_id,
+                        MasteryState.competency_id,
+                        MasteryState.id,
+                        MasteryState.score,
+                        MasteryState.level,
+                        MasteryState.mastered,
+                        MasteryState.evidence_count,
+                    ).where(MasteryState.context_id == context_id, *mine(MasteryState))
+                )
+            },
+            unlocks={
+                (u, m): rest
+                for u, m, *rest in session.execute(
+                    select(
+                        UnlockState.user_id,
+                        UnlockState.module_id,
+                        UnlockState.id,
+                        UnlockState.status,
+                        UnlockState.sticky_unlocked,
+                    ).where(UnlockState.context_id == context_id, *mine(UnlockState))
+                )
+            },
+            outbox={
+                (u, c, m): rest
+                for u, c, m, *rest in session.execute(
+                    select(
+                        ScoreOutbox.user_id,
+                        ScoreOutbox.competency_id,
+                        ScoreOutbox.module_id,
+                        ScoreOutbox.id,
+                        ScoreOutbox.score_given,
+                        ScoreOutbox.score_maximum,
+                        ScoreOutbox.state,
+                    ).where(ScoreOutbox.context_id == context_id, *mine(ScoreOutbox))
+                )
+            },
+        )
+
+    def queue(
+        self,
+        session: Session,
+        context_id: int,
+        user_id: int,
+        competency_id: int | None,
+        module_id: int | None,
+        score: float,
+        maximum: float,
+        now: datetime,
+    ) -> bool:
+        """set_score on the pair's outbox row; a row already holding the score is passed by
+        without making an ORM object of it (a recompute meets thousands of them)."""
+        found = self.outbox.get((user_id, competency_id, module_id))
+        if found is not None:
+            row_id, given, given_max, row_state = found
+            if (
+                same_score(given, score)
+                and same_score(given_max, maximum)
+                and row_state != "failed"
+            ):
+                return False
+            row = ScoreOutbox(
+                id=row_id,
+                context_id=context_id,
+                user_id=user_id,
+                competency_id=competency_id,
+                module_id=module_id,
+                score_given=given,
+                score_maximum=given_max,
+                state=row_state,
+            )
+        else:
+            row = ScoreOutbox(
+                context_id=context_id,
+                user_id=user_id,
+                competency_id=competency_id,
+                module_id=module_id,
+            )
+        return set_score(session, row, score, maximum, now)
+
+
+@dataclass
+class _Writes:
+    """What a recompute changes, written at the end as a few executemany statements."""
+
+    new_masteries: list[dict[str, Any]] = field(default_factory=list)
+    masteries: list[dict[str, Any]] = field(default_factory=list)
+    quiet_masteries: list[dict[str, Any]] = field(default_factory=list)
+    new_unlocks: list[dict[str, Any]] = field(default_factory=list)
+    unlocks: list[dict[str, Any]] = field(default_factory=list)
+    sticky: list[dict[str, Any]] = field(default_factory=list)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+
+    def audit(
+        self, context_id: int, now: datetime, kind: str, user_id: int, detail: dict[str, Any]
+    ) -> None:
+        self.audits.append(
+            {
+                "context_id": context_id,
+                "at": now,
+                "kind": kind,
+                "user_id": user_id,
+                "detail": detail,
+            }
+        )
+
+    def flush(self, session: Session) -> None:
+        for model, rows in (
+            (MasteryState, self.new_masteries),
+            (UnlockState, self.new_unlocks),
+            (AuditEntry, self.audits),
+        ):
+            if rows:
+                session.execute(insert(model), rows)
+        for model, rows in (
+            (MasteryState, self.masteries),
+            (MasteryState, self.quiet_masteries),
+            (UnlockState, self.unlocks),
+            (UnlockState, self.sticky),
+        ):
+            if rows:
+                session.execute(update(model), rows)
+        if self.masteries or self.quiet_masteries or self.unlocks or self.sticky:
+            # rows of these tables this session holds would still show what was just replaced
+            for obj in list(session.identity_map.values()):
+                if isinstance(obj, MasteryState | UnlockState):
+                    session.expire(obj)

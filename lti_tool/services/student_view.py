@@ -18,10 +18,10 @@ from lti_tool import mastery
 from lti_tool.mastery.rule_render import Reader, has_time, level_label, number
 from lti_tool.mastery.scales import EPSILON
 from lti_tool.models.grading import ScoreOutbox
-from lti_tool.models.mastery import CourseLineItem, Evidence, Goal
+from lti_tool.models.mastery import Goal
 from lti_tool.models.types import utcnow
 from lti_tool.services.class_view import level_class
-from lti_tool.services.course_model import CourseScales, CourseSnapshot, evaluate_student
+from lti_tool.services.course_model import CourseSnapshot, evaluate_student, student_evidence
 
 STATUS_WORDS = {
     mastery.Status.LOCKED: "Locked",
@@ -167,13 +167,14 @@ def student_view(
 ) -> StudentView:
     """`name`: a teacher or mentor reads about this student ("Ava is at ..."), not "you"."""
     now = now or utcnow()
-    snapshot, state = evaluate_student(session, context_id, user_id, now)
+    evidence = student_evidence(session, context_id, user_id)
+    snapshot, state = evaluate_student(session, context_id, user_id, now, evidence)
     student = str(user_id)
     reader = _reader(name)
     view = StudentView(user_id=user_id, name=reader.name)
     lms_open = lms_open_modules(session, context_id, user_id)
     view.modules = _modules(snapshot, state, student, reader=reader, lms_open=lms_open)
-    view.competencies = _competencies(session, context_id, user_id, snapshot, state, student)
+    view.competencies = _competencies(snapshot, state, student, evidence)
     view.goals = _goals(session, context_id, user_id, snapshot, state, student, view, now)
     return view
 
@@ -254,49 +255,28 @@ def _modules(
 
 
 def _competencies(
-    session: Session,
-    context_id: int,
-    user_id: int,
-    snapshot: CourseSnapshot,
-    state: Any,
-    student: str,
+    snapshot: CourseSnapshot, state: Any, student: str, rows: list[Any]
 ) -> list[CompetencyLine]:
-    labels = dict(
-        session.execute(
-            select(CourseLineItem.id, CourseLineItem.label).where(
-                CourseLineItem.context_id == context_id
-            )
-        ).all()
-    )
+    """Each competency's standing, with the evidence `rows` (student_evidence) behind it."""
+    labels = snapshot.item_labels
     evidence: dict[int, list[EvidenceLine]] = {}
     by_id = {c.id: code for code, c in snapshot.competencies.items()}
-    for e in session.scalars(
-        select(Evidence)
-        .where(
-            Evidence.context_id == context_id,
-            Evidence.user_id == user_id,
-            Evidence.withdrawn_at.is_(None),
-        )
-        .order_by(Evidence.graded_at.desc(), Evidence.id.desc())
-    ):
-        code = by_id.get(e.competency_id)
+    for _, _, comp_id, score, out_of, graded_at, _, item, note in rows:
+        code = by_id.get(comp_id)
         if code is None:
             continue
         scale = snapshot.scales[code]
-        points = scale.from_points(e.raw_score, e.raw_maximum)  # evidence is kept as observed
-        source = (
-            labels.get(e.line_item_id) or "a graded activity"
-            if e.line_item_id is not None
-            else "Teacher rating"
+        points = scale.from_points(score, out_of)  # evidence is kept as observed
+        source = labels.get(item) or "a graded activity" if item is not None else "Teacher rating"
+        evidence.setdefault(comp_id, []).append(
+            EvidenceLine(graded_at, source, points, level_label(scale, points), note)
         )
-        evidence.setdefault(e.competency_id, []).append(
-            EvidenceLine(e.graded_at, source, points, level_label(scale, points), e.note)
-        )
-    scale_rows = CourseScales.load(session, context_id)
+    scale_rows = snapshot.course_scales
+    code_of = {r.id: code for code, r in snapshot.competencies.items()}
     depth_of: dict[str, int] = {}
     out = []
     for code, row in snapshot.competencies.items():
-        parent = next((p for p, r in snapshot.competencies.items() if r.id == row.parent_id), None)
+        parent = code_of.get(row.parent_id) if row.parent_id is not None else None
         depth_of[code] = depth_of.get(parent, -1) + 1 if parent else 0
         result = state.mastery(student, code)
         scale = snapshot.scales[code]
