@@ -43,7 +43,8 @@ class ScoreOutbox(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     context_id: Mapped[int] = context_column()
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # indexed: a student's page reads their own rows of a course with thousands
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # Exactly one of the two: whose column the score goes to.
     competency_id: Mapped[int | None] = mapped_column(
         ForeignKey("competencies.id", ondelete="CASCADE"), default=None

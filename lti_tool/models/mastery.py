@@ -155,7 +155,7 @@ class MasteryState(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     context_id: Mapped[int] = context_column()
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     competency_id: Mapped[int] = mapped_column(ForeignKey("competencies.id", ondelete="CASCADE"))
     score: Mapped[float | None] = mapped_column(Float, default=None)
     level: Mapped[str | None] = mapped_column(String(100), default=None)
@@ -170,7 +170,7 @@ class UnlockState(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     context_id: Mapped[int] = context_column()
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     module_id: Mapped[int] = mapped_column(ForeignKey("modules.id", ondelete="CASCADE"))
     # locked | unlocked | completed | mastered | exempt
     status: Mapped[str] = mapped_column(String(20))
@@ -184,7 +184,7 @@ class Override(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     context_id: Mapped[int] = context_column()
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     module_id: Mapped[int] = mapped_column(ForeignKey("modules.id", ondelete="CASCADE"))
     # unlock | lock | exempt
     kind: Mapped[str] = mapped_column(String(20))
