@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .catalog import Module
 from .course import ClassState
 from .facts import OverrideKind, Status
+from .model import CourseModel
 from .rule_render import (
     YOU,
     Reader,
@@ -89,7 +90,7 @@ def explain(state: ClassState, student: str, module: str, reader: Reader = YOU) 
     si, mi = state._student(student), state._module(module)
     model = state.model
     mod = model.modules[mi]
-    rule = plain(mod.unlock.rule) if mod.unlock.rule is not None else None
+    rule = _plain(model, mi) if mod.unlock.rule is not None else None
     condition = _condition(state, si, rule, "rule", reader) if rule is not None else None
     held = condition.holds if condition is not None else True
     kept = mod.unlock.mode is UnlockMode.STICKY and not held and si in state.memory[mi]
@@ -113,6 +114,28 @@ def explain(state: ClassState, student: str, module: str, reader: Reader = YOU) 
     if status is Status.LOCKED and override is None and not steps and options:
         steps = _option_steps(state, student, mod, reader)
     return Explanation(student, module, status, summary, override, held, kept, condition, steps)
+
+
+def _plain(model: CourseModel, mi: int) -> Rule:
+    """Module `mi`'s rule with each `not` pushed down, made once per model."""
+    key = ("plain", mi)
+    found = model.memo.get(key)
+    if found is None:
+        found = model.memo[key] = plain(model.modules[mi].unlock.rule)  # type: ignore[arg-type]
+    return found  # type: ignore[return-value]
+
+
+def _describe(model: CourseModel, rule: Rule, reader: Reader) -> str:
+    """A condition's words, kept per model for the student's own reading (a rule node of a
+    kept plain rule lives as long as the model, so its id names it); a named reader's are
+    made each time, or a teacher reading every student would grow the memo by the class."""
+    if reader.name is not None:
+        return describe(rule, model.catalog, reader)
+    key = ("text", id(rule))
+    found = model.memo.get(key)
+    if found is None:
+        found = model.memo[key] = describe(rule, model.catalog, reader)
+    return found  # type: ignore[return-value]
 
 
 def _completion(state: ClassState, si: int, mi: int, mod: Module) -> tuple[bool, bool]:
@@ -200,8 +223,7 @@ def _condition(
     state: ClassState, si: int, rule: Rule, path: str, reader: Reader = YOU
 ) -> Condition:
     model = state.model
-    catalog = model.catalog
-    text = describe(rule, catalog, reader)
+    text = _describe(model, rule, reader)
     if isinstance(rule, AllOf | AnyOf | AtLeastOf):
         kids = tuple(
             _condition(state, si, c, f"{path}.{_key(rule)}[{i}]", reader)

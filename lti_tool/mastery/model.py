@@ -7,7 +7,7 @@ one new score never parses, validates or searches again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .catalog import Catalog, CompetencySpec, LineItem, Module
 from .columns import Index, ModuleProgram, compile_rule
@@ -71,6 +71,10 @@ class CourseModel:
     programs: tuple[ModuleProgram, ...]
     #: A rule names a date: the passing of time alone can open a module.
     uses_dates: bool
+    #: What explanations read that depends on the course alone (each rule's plain form, a
+    #: condition's words to the student), kept at first use: every student's page reads the
+    #: same ones. Entries are added, never changed, so sharing the model between threads holds.
+    memo: dict[object, object] = field(default_factory=dict, repr=False)
 
 
 def build_course(

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -191,11 +191,16 @@ def model_cache(session: Session) -> ModelCache:
         return cache
 
 
+# A student's page runs these on every request: built once, as SQLAlchemy builds a statement
+# in about the time PostgreSQL answers it.
+_VERSION = select(Context.model_version).where(Context.id == bindparam("context"))
+
+
 def course_model(session: Session, context_id: int) -> CourseSnapshot:
     """The course's model without its students: from the cache while the course's version
     stands, else built and cached. A transaction that changed the course itself builds it
     fresh and caches nothing (it may yet roll back under a number another one reuses)."""
-    version = session.scalar(select(Context.model_version).where(Context.id == context_id))
+    version = session.scalar(_VERSION, {"context": context_id})
     # read after the version query: its autoflush is what bumps a pending change
     mine = changed_courses(session)
     if version is None or context_id in mine or EVERY_COURSE in mine:
@@ -346,20 +351,31 @@ EVIDENCE_COLUMNS = (
 )
 
 
+_STUDENT_EVIDENCE = (
+    select(*EVIDENCE_COLUMNS)
+    .where(
+        Evidence.context_id == bindparam("context"),
+        Evidence.user_id == bindparam("user"),
+        Evidence.withdrawn_at.is_(None),
+    )
+    .order_by(Evidence.graded_at.desc(), Evidence.id.desc())
+)
+_STUDENT_OVERRIDES = select(Override.user_id, Override.module_id, Override.kind).where(
+    Override.context_id == bindparam("context"),
+    Override.user_id == bindparam("user"),
+    Override.cleared_at.is_(None),
+)
+_STUDENT_STICKY = select(UnlockState.user_id, UnlockState.module_id).where(
+    UnlockState.context_id == bindparam("context"),
+    UnlockState.user_id == bindparam("user"),
+    UnlockState.sticky_unlocked.is_(True),
+)
+
+
 def student_evidence(session: Session, context_id: int, user_id: int) -> list[Any]:
     """One student's live evidence, newest first, as tuples in EVIDENCE_COLUMNS order: the
     facts and the profile's evidence list both read it, so a page reads it once."""
-    return list(
-        session.execute(
-            select(*EVIDENCE_COLUMNS)
-            .where(
-                Evidence.context_id == context_id,
-                Evidence.user_id == user_id,
-                Evidence.withdrawn_at.is_(None),
-            )
-            .order_by(Evidence.graded_at.desc(), Evidence.id.desc())
-        )
-    )
+    return list(session.execute(_STUDENT_EVIDENCE, {"context": context_id, "user": user_id}))
 
 
 def load_facts(
@@ -376,6 +392,9 @@ def load_facts(
     who = [only] if isinstance(only, int) else list(only) if only is not None else None
     code_of = {c.id: code for code, c in snapshot.competencies.items()}
     students = set(snapshot.students)
+    one = {"context": context_id, "user": only} if isinstance(only, int) else None
+    if evidence is None and one is not None:
+        evidence = session.execute(_STUDENT_EVIDENCE, one)
     if evidence is None:
         live = select(*EVIDENCE_COLUMNS[:8]).where(
             Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None)
@@ -394,26 +413,30 @@ def load_facts(
         facts.append(make(str(e_id), student, code, score, graded, submitted, out_of))
         if item is not None and score is not None:
             scores[(student, str(item))] = mastery.LineItemScore(student, str(item), score)
-    mine = [Override.user_id.in_(who)] if who is not None else []
-    overrides = [
-        mastery.Override(str(user_id), str(module_id), mastery.OverrideKind(kind))
-        for user_id, module_id, kind in session.execute(
+    if one is not None:
+        override_rows = session.execute(_STUDENT_OVERRIDES, one)
+        sticky_rows = session.execute(_STUDENT_STICKY, one)
+    else:
+        mine = [Override.user_id.in_(who)] if who is not None else []
+        override_rows = session.execute(
             select(Override.user_id, Override.module_id, Override.kind).where(
                 Override.context_id == context_id, Override.cleared_at.is_(None), *mine
             )
         )
-        if str(user_id) in students and str(module_id) in snapshot.modules
-    ]
-    held = [UnlockState.user_id.in_(who)] if who is not None else []
-    sticky = [
-        (str(user_id), str(module_id))
-        for user_id, module_id in session.execute(
+        held = [UnlockState.user_id.in_(who)] if who is not None else []
+        sticky_rows = session.execute(
             select(UnlockState.user_id, UnlockState.module_id).where(
-                UnlockState.context_id == context_id,
-                UnlockState.sticky_unlocked.is_(True),
-                *held,
+                UnlockState.context_id == context_id, UnlockState.sticky_unlocked.is_(True), *held
             )
         )
+    overrides = [
+        mastery.Override(str(user_id), str(module_id), mastery.OverrideKind(kind))
+        for user_id, module_id, kind in override_rows
+        if str(user_id) in students and str(module_id) in snapshot.modules
+    ]
+    sticky = [
+        (str(user_id), str(module_id))
+        for user_id, module_id in sticky_rows
         if str(user_id) in students and str(module_id) in snapshot.modules
     ]
     return mastery.ClassFacts(

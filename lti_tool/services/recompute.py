@@ -163,12 +163,20 @@ def recompute_course(
                 session, context_id, user_id, comp.id, None, result.score, top, now
             ):
                 out.scores_queued += 1
-    sticky = state.sticky_unlocked()
+    # The statuses read straight from the state's columns: 100,000 student x module pairs
+    # in a course of 1,000, where a call per pair was a second on its own.
+    words = [s.label for s in mastery.Status]
+    index = snapshot.model.module_index
+    columns = [
+        (module, state.status[index[key]], state.memory[index[key]])
+        for key, module in snapshot.modules.items()
+    ]
     for student in snapshot.students:
         user_id = int(student)
-        for module_key, module in snapshot.modules.items():
-            status = state.module_status(student, module_key).name.lower()
-            held = (student, module_key) in sticky
+        si = state.index[student]
+        for module, statuses, remembered in columns:
+            status = words[statuses[si]]
+            held = si in remembered
             if module.gates_lms and stored.queue(
                 session,
                 context_id,

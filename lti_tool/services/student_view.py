@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery
@@ -186,17 +186,17 @@ def _reader(name: str | None) -> Reader:
 
 def lms_open_modules(session: Session, context_id: int, user_id: int) -> frozenset[int]:
     """The gated modules whose unlock column in the LMS holds this student's posted 1."""
-    return frozenset(
-        session.scalars(
-            select(ScoreOutbox.module_id).where(
-                ScoreOutbox.context_id == context_id,
-                ScoreOutbox.user_id == user_id,
-                ScoreOutbox.module_id.is_not(None),
-                ScoreOutbox.state == "posted",
-                ScoreOutbox.score_given >= 0.5,
-            )
-        )
-    )
+    return frozenset(session.scalars(_LMS_OPEN, {"context": context_id, "user": user_id}))
+
+
+# built once: every path page runs it
+_LMS_OPEN = select(ScoreOutbox.module_id).where(
+    ScoreOutbox.context_id == bindparam("context"),
+    ScoreOutbox.user_id == bindparam("user"),
+    ScoreOutbox.module_id.is_not(None),
+    ScoreOutbox.state == "posted",
+    ScoreOutbox.score_given >= 0.5,
+)
 
 
 def module_line(
