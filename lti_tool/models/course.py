@@ -59,7 +59,9 @@ class Context(Base):
     roster_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Bumped in the transaction of every change to what the engine's course model is built
     # from (models/model_version.py): each process rebuilds its cached model when it moved.
-    model_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # (The server's default only: a Python one is sent as a parameter, which an INSERT
+    # nested in a CTE, as a launch writes, leaves NULL.)
+    model_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @hybrid_method
