@@ -89,8 +89,9 @@ class _Links:
 
 
 def _kept(args) -> dict[str, str]:
-    """The filters a link or a form keeps (page aside), without empty ones."""
-    return {k: args[k] for k in FILTER_KEYS if k != "page" and args.get(k)}
+    """The filters a link or a form keeps (page aside), without empty ones, each cut to the
+    length the page reads (a redirect echoing a 100 KB field would break the Location header)."""
+    return {k: args[k][:100] for k in FILTER_KEYS if k != "page" and args.get(k)}
 
 
 @bp.get("/c/<launch_id>/class")
@@ -311,7 +312,9 @@ def quick_ratings(launch_id: str) -> Response:
         )
     except RatingRefused as exc:
         return redirect(
-            url_for("classview.index", launch_id=launch_id, problem=str(exc), **_back_to_page())
+            url_for(
+                "classview.index", launch_id=launch_id, problem=str(exc)[:500], **_back_to_page()
+            )
         )
     if result.scores_queued:
         _drain_after_commit()
@@ -329,7 +332,7 @@ def _back_to_page() -> dict[str, str]:
     """The page and filters the quick grid was saved from: the teacher lands back there."""
     kept = _kept(request.form)
     if request.form.get("page"):
-        kept["page"] = request.form["page"]
+        kept["page"] = str(_number(request.form.get("page"), 1, 1, 1_000_000))
     return kept
 
 
