@@ -52,7 +52,7 @@ def competency_loop(
 ) -> tuple[list[str], list[str]]:
     """(machine facts, report lines) of the competency-score scenario."""
     rows = []
-    with sandbox_world(students_n, "canvas") as world:
+    with sandbox_world(students_n, "canvas", server_env=space.env()) as world:
         facts = machine_facts(world, space)
         students = setup(world, competencies)
         for name, workers, faults, points in (

@@ -50,8 +50,15 @@ def free_port() -> int:
 
 @contextmanager
 def sandbox_world(
-    students: int, shape: str = "canvas", gunicorn_workers: int = 4
+    students: int,
+    shape: str = "canvas",
+    gunicorn_workers: int = 4,
+    server_env: dict[str, str] | None = None,
 ) -> Iterator[World]:
+    """`server_env`: more of the server's environment. A benchmark that posts with RQ workers
+    passes its Redis there: without Redis, the tool's WSGI entry runs jobs in-process and
+    drains the outbox itself once a lease has passed after it starts (jobs.tasks.
+    resume_after_restart), so the server's processes would post beside the workers measured."""
     scratch = scratch_db.create()
     url = scratch[0] if scratch else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     port = free_port()
@@ -82,6 +89,7 @@ def sandbox_world(
         **os.environ,
         **{f"LTI_TOOL_{k.upper()}": str(v) for k, v in overrides.items()},
         "LTI_TOOL_SECRET_KEY": "bench-" + "x" * 40,
+        **(server_env or {}),
     }
     server = subprocess.Popen(
         [

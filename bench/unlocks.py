@@ -248,7 +248,7 @@ def run(
         f"{kinds.count('any')} any of two, {kinds.count('all')} all of two "
         f"(a grade in Quiz {TYPED:02} can change {reach} modules)",
     ]
-    with sandbox_world(students_n, "canvas") as world:
+    with sandbox_world(students_n, "canvas", server_env=space.env()) as world:
         facts = machine_facts(world, space)
         rt = world.rt
         students = setup(world, competencies)
