@@ -16,7 +16,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.mastery.numbers import same_score
@@ -49,7 +49,12 @@ def queue_score(
 
 
 def set_score(
-    session: Session, row: ScoreOutbox, score: float, maximum: float, now: datetime
+    session: Session,
+    row: ScoreOutbox,
+    score: float,
+    maximum: float,
+    now: datetime,
+    later: list[dict[str, Any]] | None = None,
 ) -> bool:
     """`queue_score` on the pair's row already read, or a new one not yet added (a recompute
     reads a course's outbox at once); False when nothing needs posting."""
@@ -87,22 +92,39 @@ def set_score(
     # One UPDATE naming every column, version bumped by the database: a worker may have
     # marked the row posted since it was read, and an ORM flush (which writes only the
     # attributes that changed from what it read) would keep that "posted" on the new value.
-    session.execute(
-        update(ScoreOutbox)
-        .where(ScoreOutbox.id == row.id)
+    values = {"row_id": row.id, "given": score, "top": maximum, "now": now}
+    if later is not None:
+        later.append(values)  # a recompute writes its thousands in one executemany
+    else:
+        requeue(session, [values])
+    return True
+
+
+def requeue(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Newer values for rows already in the outbox, each with its version bumped by the
+    database and due now: one statement, executed for every row (no commit)."""
+    if not rows:
+        return
+    table = ScoreOutbox.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
         .values(
-            score_given=score,
-            score_maximum=maximum,
-            version=ScoreOutbox.version + 1,
+            score_given=bindparam("given"),
+            score_maximum=bindparam("top"),
+            version=table.c.version + 1,
             state="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=bindparam("now"),
             last_error="",
-            updated_at=now,
-        )
-        .execution_options(synchronize_session="fetch")
+            updated_at=bindparam("now"),
+        ),
+        rows,
     )
-    return True
+    replaced = {r["row_id"] for r in rows}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, ScoreOutbox) and obj.id in replaced:
+            session.expire(obj)  # what the session holds would show the value replaced
 
 
 def column_name(row: ScoreOutbox) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import JSON, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery
-from lti_tool.grading.outbox import set_score
+from lti_tool.grading.outbox import requeue, set_score
 from lti_tool.lti.roles import STUDENT
 from lti_tool.mastery.numbers import same_score
 from lti_tool.models.course import Context, Membership
@@ -240,6 +240,7 @@ def recompute_course(
                 },
             )
     writes.flush(session, stored.new_outbox)
+    requeue(session, stored.requeued)
     session.flush()
     if out.scores_queued:
         session.info.setdefault(QUEUED, set()).add(context_id)
@@ -256,8 +257,9 @@ class _Stored:
     unlocks: dict[tuple[int, int], tuple[Any, ...]]
     # (user, competency, module) -> (id, score_given, score_maximum, state)
     outbox: dict[tuple[int, int | None, int | None], tuple[Any, ...]]
-    # the outbox rows to insert, one batch at the end
+    # the outbox rows to insert, and the newer values of rows there, one batch each at the end
     new_outbox: list[dict[str, Any]] = field(default_factory=list)
+    requeued: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, session: Session, context_id: int, only: Collection[int] | None) -> _Stored:
@@ -339,7 +341,7 @@ class _Stored:
                 score_maximum=given_max,
                 state=row_state,
             )
-            return set_score(session, row, score, maximum, now)
+            return set_score(session, row, score, maximum, now, later=self.requeued)
         row = ScoreOutbox(
             context_id=context_id, user_id=user_id, competency_id=competency_id, module_id=module_id
         )
