@@ -127,6 +127,15 @@ def requeue(session: Session, rows: list[dict[str, Any]]) -> None:
             session.expire(obj)  # what the session holds would show the value replaced
 
 
+# An unlock column cell the LMS holds as open: its row's 1 is posted (a newer 0 waiting, or a
+# 1 not yet posted, is not open there yet).
+LMS_HOLDS_OPEN = (
+    ScoreOutbox.module_id.is_not(None),
+    ScoreOutbox.state == "posted",
+    ScoreOutbox.score_given >= 0.5,
+)
+
+
 def column_name(row: ScoreOutbox) -> str:
     """Whose column a row is for, in a log line."""
     if row.module_id is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.grading.columns import label_of, resource_id_of
+from lti_tool.grading.columns import known_column, label_of, resource_id_of
 from lti_tool.mastery.rule_render import number
 from lti_tool.models.course import Context
 from lti_tool.models.mastery import Competency
@@ -102,9 +102,7 @@ def tool_columns(session: Session, context_id: int) -> list[tuple[str, str]]:
         .where(Module.context_id == context_id, Module.unlock_lineitem_url.is_not(None))
         .order_by(Module.position, Module.id)
     )
-    return [(resource_id_of(o), o.passback_label or label_of(o)) for o in comps] + [
-        (resource_id_of(o), o.unlock_label or label_of(o)) for o in mods
-    ]
+    return [(resource_id_of(o), known_column(o)[1] or label_of(o)) for o in [*comps, *mods]]
 
 
 def counting_columns(session: Session, context: Context) -> list[str]:

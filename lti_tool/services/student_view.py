@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery
+from lti_tool.grading.outbox import LMS_HOLDS_OPEN
 from lti_tool.mastery.rule_render import Reader, has_time, level_label, number
 from lti_tool.mastery.scales import EPSILON
 from lti_tool.models.grading import ScoreOutbox
@@ -193,9 +194,7 @@ def lms_open_modules(session: Session, context_id: int, user_id: int) -> frozens
 _LMS_OPEN = select(ScoreOutbox.module_id).where(
     ScoreOutbox.context_id == bindparam("context"),
     ScoreOutbox.user_id == bindparam("user"),
-    ScoreOutbox.module_id.is_not(None),
-    ScoreOutbox.state == "posted",
-    ScoreOutbox.score_given >= 0.5,
+    *LMS_HOLDS_OPEN,
 )
 
 

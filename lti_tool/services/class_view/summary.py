@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
+from lti_tool.grading.outbox import LMS_HOLDS_OPEN
 from lti_tool.models.course import Membership, User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import Competency, MasteryState, UnlockState
@@ -215,8 +216,7 @@ def _known_to_lms(session: Session, scope: Scope, module_ids: list[int]) -> dict
         .where(
             ScoreOutbox.context_id == scope.context_id,
             ScoreOutbox.module_id.in_(module_ids),
-            ScoreOutbox.state == "posted",
-            ScoreOutbox.score_given >= 0.5,
+            *LMS_HOLDS_OPEN,
         )
         .distinct()
         .subquery()
