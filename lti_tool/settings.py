@@ -74,7 +74,7 @@ class Settings:
     sandbox_base_url: str = "http://localhost:5000"
     log_level: str = "INFO"
     # Per-client limits on the LTI login and launch, which anyone can call without logging in
-    # (Flask-Limiter syntax, e.g. "300/minute" or "20/second;300/minute"; "" for none). A
+    # (the `limits` library's syntax, e.g. "300/minute" or "20/second;300/minute"; "" for none). A
     # client is its address as the tool sees it (behind a proxy, see trusted_proxy_count); a
     # school behind one NAT address shares one budget. Counted in Redis when
     # LTI_TOOL_REDIS_URL is set (all processes together), otherwise in each process's memory.
