@@ -116,15 +116,27 @@ def test_a_rate_limit_answer_pauses_the_whole_worker(
     rt = live_server.rt
     context_id, comp_id, _ = setup_course(live_server, "canvas")
     n = queue_all(rt, context_id, comp_id, 2.0)
-    rt.platform_http = PlatformHttp(5, rng=lambda: 1.0, pool_size=WIDTH)
+    http = rt.platform_http = PlatformHttp(5, rng=lambda: 1.0, pool_size=WIDTH)
+    paused_at: list[float] = []
+    real_pause = http.pause
+
+    def pause_and_note(host: str, seconds: float) -> float:
+        paused_at.append(time.monotonic())
+        return real_pause(host, seconds)
+
+    http.pause = pause_and_note  # type: ignore[method-assign]
     lms = watch(app_switch, live_server, refusal)
     done = drain(rt, context_id)
     assert done.posted == n
     # every score arrived once, the refused one included (it was retried)
     assert sorted(posts_per_student(rt).values()) == [1] * n
     assert lms.refused_at is not None
-    # Posts already on their way when the answer came may land just after it; after that,
-    # nothing reaches the LMS until the pause it asked for is over.
-    quiet = [t - lms.refused_at for t in lms.arrivals if 0.2 < t - lms.refused_at < pause - 0.05]
-    assert quiet == [], quiet
+    assert len(paused_at) == 1
+    # Once the worker has read the answer, only posts that had already passed the gate (at
+    # most one per other thread) may still land before the pause the LMS asked for is over.
+    # (Measured from the worker's own reading, not from the LMS's answer: on a loaded
+    # machine the two can be a quarter of a second apart.)
+    end = lms.refused_at + pause - 0.05
+    late = [t - paused_at[0] for t in lms.arrivals if paused_at[0] < t < end]
+    assert len(late) <= WIDTH - 1, late
     assert any(t - lms.refused_at >= pause for t in lms.arrivals)
