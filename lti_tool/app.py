@@ -55,13 +55,16 @@ def create_app(
     _security_headers(app, settings, rt)
     _error_pages(app)
 
-    from lti_tool.web import classview, guards, learner, lti, pages, placement, setup
+    from lti_tool.web import classview, guards, learner, lti, pages, placement, registration, setup
 
     guards.init_app(app)  # before the blueprints: their <int:...> ids use its converter
 
     csrf.init_app(app)
     csrf.exempt(lti.bp)  # platforms POST login and launch; the id_token is the proof
     app.register_blueprint(lti.bp)
+    # The LMS opens it cross-site without a session; the invite and its token are the proof.
+    csrf.exempt(registration.bp)
+    app.register_blueprint(registration.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(placement.bp)
     app.register_blueprint(setup.bp)  # teachers: competencies, modules, rules
@@ -107,9 +110,11 @@ def _security_headers(app: Flask, settings: Settings, rt: Runtime) -> None:
             # on a school computer's disk (a page that may be cached says so itself).
             response.headers.setdefault("Cache-Control", "no-store")
         binding = g.get("binding")
-        # A launch's pages may be framed only by the LMS it came from; pages without a
-        # launch's return URL by the registered LMSs (web/framing.py).
-        ancestors = framing.ancestors(binding.frame_origins if binding else ())
+        # A launch's pages may be framed only by the LMS it came from; the registration page
+        # by the LMS registering; other pages by the registered LMSs (web/framing.py).
+        ancestors = framing.ancestors(
+            binding.frame_origins if binding else g.get("frame_origins", ())
+        )
         response.headers.setdefault("Content-Security-Policy", base + ancestors)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -62,6 +62,9 @@ class Settings:
     launch_session_seconds: int = 28800
     # Allow deployments the admin has not allowed yet (they are still recorded).
     auto_allow_deployments: bool = False
+    # Anyone may run LTI Dynamic Registration at /lti/register (off: only with an invite URL
+    # from `lti-tool registration invite`).
+    registration_open: bool = False
     # Tool keys: a rotated key is published this long before it signs, and an old key stays
     # published this long after it stopped signing.
     key_publish_ahead_seconds: int = 86400

@@ -47,6 +47,29 @@ def registration_add(as_json: bool, deployment_ids: tuple[str, ...], **fields: A
             click.echo(uuid)
 
 
+@registration.command("invite")
+@click.option(
+    "--valid-hours",
+    default=72,
+    show_default=True,
+    type=click.IntRange(1, 24 * 90),
+    help="How long the link opens the registration page.",
+)
+def registration_invite(valid_hours: int) -> None:
+    """Print a registration URL to paste into an LMS (LTI Dynamic Registration); it works
+    until it expires or one registration succeeds with it."""
+    from datetime import timedelta
+
+    from lti_tool.lti.registration_invites import new_invite
+
+    settings = cli_settings()
+    with command_runtime(settings) as rt:
+        prepare(rt)
+        with command_session(rt) as session:
+            token = new_invite(session, timedelta(hours=valid_hours))
+    click.echo(settings.url(f"/lti/register/{token}"))
+
+
 def _tool_urls(settings: Settings, uuid: str) -> dict[str, str]:
     return {
         "login_url": settings.url(f"/lti/login/{uuid}"),

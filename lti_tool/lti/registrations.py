@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.models.platform import Deployment, Registration
@@ -48,9 +48,7 @@ def _check_url(name: str, value: str) -> None:
         raise RegistrationError(f"{name}: expected an http(s) URL, got {value!r}")
 
 
-def add_registration(
-    session: Session, new: NewRegistration, deployment_ids: list[str]
-) -> Registration:
+def _check_new(new: NewRegistration) -> None:
     if not new.issuer.strip():
         raise RegistrationError("issuer: must not be empty")
     if not new.client_id.strip():
@@ -58,6 +56,12 @@ def add_registration(
     _check_url("auth-login-url", new.auth_login_url)
     _check_url("auth-token-url", new.auth_token_url)
     _check_url("key-set-url", new.key_set_url)
+
+
+def add_registration(
+    session: Session, new: NewRegistration, deployment_ids: list[str]
+) -> Registration:
+    _check_new(new)
     existing = session.scalar(
         select(Registration).where(
             Registration.issuer == new.issuer, Registration.client_id == new.client_id
@@ -82,6 +86,52 @@ def add_registration(
     for deployment_id in deployment_ids:
         allow_deployment(session, reg, deployment_id)
     return reg
+
+
+def save_registration(
+    session: Session,
+    new: NewRegistration,
+    deployment_id: str | None,
+    platform_family: str = "other",
+) -> tuple[Registration, bool]:
+    """A dynamic registration stored: a new row, or the one with the same issuer and client
+    id brought up to date (never a second one); True when it is new. Without a deployment
+    id the first deployment a launch brings is allowed."""
+    _check_new(new)
+    reg = session.scalar(
+        select(Registration).where(
+            Registration.issuer == new.issuer, Registration.client_id == new.client_id
+        )
+    )
+    created = reg is None
+    if reg is None:
+        reg = Registration(issuer=new.issuer, client_id=new.client_id)
+        session.add(reg)
+    reg.auth_login_url = new.auth_login_url
+    reg.auth_token_url = new.auth_token_url
+    reg.key_set_url = new.key_set_url
+    reg.name = new.name or reg.name or ""
+    reg.token_audience = new.token_audience
+    reg.platform_family = platform_family
+    session.flush()
+    if deployment_id is not None:
+        allow_deployment(session, reg, deployment_id)
+    elif created or not reg.deployments:
+        reg.allow_first_deployment = True
+    session.flush()
+    return reg, created
+
+
+def _claim_first_deployment(session: Session, reg: Registration) -> bool:
+    """One winner among concurrent first launches: the flag is cleared by one UPDATE."""
+    done = session.execute(
+        update(Registration)
+        .where(Registration.id == reg.id, Registration.allow_first_deployment.is_(True))
+        .values(allow_first_deployment=False)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(reg, ["allow_first_deployment"])
+    return bool(getattr(done, "rowcount", 0) == 1)
 
 
 def find_by_uuid(session: Session, uuid: str) -> Registration | None:
@@ -188,7 +238,10 @@ def allow_deployment(session: Session, reg: Registration, deployment_id: str) ->
 def record_deployment(
     session: Session, reg: Registration, deployment_id: str, allowed: bool
 ) -> Deployment:
-    """An unknown deployment seen in a signed launch: kept so the admin can allow it."""
+    """An unknown deployment seen in a signed launch: kept so the admin can allow it (allowed
+    at once when it is the first of a dynamic registration that named none)."""
+    if not allowed and reg.allow_first_deployment:
+        allowed = _claim_first_deployment(session, reg)
     dep = Deployment(
         registration_id=reg.id,
         deployment_id=deployment_id,

@@ -17,7 +17,7 @@ from lti_tool.models.mastery import (
     UnlockState,
 )
 from lti_tool.models.modules import Module
-from lti_tool.models.platform import Deployment, Registration, ToolKey
+from lti_tool.models.platform import Deployment, Registration, RegistrationInvite, ToolKey
 from lti_tool.models.store import StoreEntry
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Membership",
     "Module",
     "Registration",
+    "RegistrationInvite",
     "ResourceLink",
     "ScoreStamp",
     "StoreEntry",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.db import Base
@@ -30,6 +30,11 @@ class Registration(Base):
     token_audience: Mapped[str | None] = mapped_column(String(1000), default=None)
     # canvas | moodle | other: detected from launches, used for platform quirks.
     platform_family: Mapped[str] = mapped_column(String(40), default="other")
+    # Set by a dynamic registration whose platform named no deployment (Canvas' older flow):
+    # the first deployment a launch brings is allowed, the ones after it are not.
+    allow_first_deployment: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     deployments: Mapped[list[Deployment]] = relationship(
@@ -53,6 +58,22 @@ class Deployment(Base):
     allowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     registration: Mapped[Registration] = relationship(back_populates="deployments")
+
+
+class RegistrationInvite(Base):
+    """A registration URL an admin made (`lti-tool registration invite`): only its hash is
+    kept, it expires, and the first registration that succeeds with it uses it up."""
+
+    __tablename__ = "registration_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"), default=None
+    )
 
 
 class ToolKey(Base):

@@ -15,6 +15,7 @@ from lti_tool.runtime import Runtime
 from lti_tool.sandbox import (
     csrf,
     deep_linking,
+    dynreg,
     fault_endpoints,
     gradebook,
     line_items,
@@ -38,6 +39,7 @@ BLUEPRINTS = (
     line_items.bp,
     scores.bp,
     deep_linking.bp,
+    dynreg.bp,
     gradebook.bp,
     native_pages.bp,
     native_forms.bp,

@@ -68,6 +68,14 @@ class SandboxTool(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The tool's JWKS as last fetched, to verify its client assertions.
     jwks_cache: Mapped[dict[str, list[dict[str, str]]] | None] = mapped_column(JSON, default=None)
+    # active | pending (Moodle: a dynamically registered tool waits for the admin's activation).
+    state: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    # How it came: "manual" (seeded, as an admin types it in) or "dynamic" (Dynamic Registration).
+    registered_by: Mapped[str] = mapped_column(
+        String(20), default="manual", server_default="manual"
+    )
+    # The tool's registration request as it was posted (dynamic registrations).
+    registration: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
 
 
 class SandboxCourse(Base):

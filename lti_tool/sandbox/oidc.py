@@ -43,6 +43,8 @@ def authorize(slug: str, shape: str) -> Any:
     )
     if tool is None:
         return failure(400, f"unknown client_id {p.get('client_id')!r}")
+    if tool.state != "active":
+        return failure(400, f"the tool {tool.name!r} is pending: an administrator must activate it")
     redirect_uri = p.get("redirect_uri", "")
     if redirect_uri not in tool.redirect_uris:
         return failure(400, f"redirect_uri {redirect_uri!r} is not registered for this tool")

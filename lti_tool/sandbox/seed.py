@@ -9,6 +9,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
@@ -39,7 +40,9 @@ STUDENT_NAMES = [
     ("Umar", "Usman"), ("Vera", "Volkova"), ("Will", "Walker"), ("Zoe", "Zhang"),
 ]  # fmt: skip
 
-CANVAS_ISSUER = "https://canvas.sandbox.test"
+# Canvas' issuer is an origin without a path, shared by every Canvas site; the sandbox's is
+# the origin it is served on, which its dynamic registration's openid configuration URL must
+# be on (the tool checks that).
 # The tool's unlock columns are `unlock:<module id>`; the id of the first one a teacher gates is
 # not known when the demo is laid, so the demo's own content waits for the first such column.
 FIRST_UNLOCK_COLUMN = "unlock:"
@@ -56,6 +59,11 @@ class SeededPlatform:
     deployment_id: str
     registration_uuid: str
     course_id: int
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _ids(shape: str, n: int) -> tuple[str, str]:
@@ -92,7 +100,11 @@ def seed_platform(
 ) -> SeededPlatform:
     platform = session.scalar(select(SandboxPlatform).where(SandboxPlatform.slug == slug))
     if platform is None:
-        issuer = CANVAS_ISSUER if shape == "canvas" else settings.sandbox_url(f"/sandbox/{slug}")
+        issuer = (
+            origin_of(settings.sandbox_base_url)
+            if shape == "canvas"
+            else settings.sandbox_url(f"/sandbox/{slug}")
+        )
         platform = SandboxPlatform(slug=slug, shape=shape, name=name, issuer=issuer)
         session.add(platform)
         session.flush()
