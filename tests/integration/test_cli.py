@@ -6,9 +6,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.orm import Session
 
 from lti_tool.cli import main
 from lti_tool.db import make_engine
+from lti_tool.lti.registration_invites import why_refused
 from tests.conftest import _wipe
 
 pytestmark = pytest.mark.postgres
@@ -95,3 +97,18 @@ def test_invalid_setting_stops_the_command(cli, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LTI_TOOL_JWT_LEEWAY_SECONDS", "a lot")
     out = cli("registration", "list", ok=False)
     assert "invalid setting: jwt_leeway_seconds" in out
+
+
+def test_registration_invite_prints_a_url_that_opens_registration(cli, database_url) -> None:
+    first = cli("registration", "invite").strip()
+    second = cli("registration", "invite", "--valid-hours", "2").strip()
+    prefix = "https://tool.school.example/lti/register/"
+    assert first.startswith(prefix) and second.startswith(prefix) and first != second
+    engine = make_engine(database_url)
+    with Session(engine) as s:
+        assert why_refused(s, first.removeprefix(prefix)) is None
+        assert why_refused(s, first.removeprefix(prefix) + "x") == (
+            "This registration link is not valid."
+        )
+    engine.dispose()
+    assert "Invalid value" in cli("registration", "invite", "--valid-hours", "0", ok=False)
