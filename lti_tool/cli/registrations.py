@@ -96,6 +96,9 @@ def registration_list(as_json: bool) -> None:
                     "issuer": r.issuer,
                     "client_id": r.client_id,
                     "platform_family": r.platform_family,
+                    # a dynamic registration that named no deployment: the first one a
+                    # launch brings will be allowed
+                    "allow_first_deployment": r.allow_first_deployment,
                     "deployments": [
                         {"deployment_id": d.deployment_id, "allowed": d.allowed}
                         for d in r.deployments
@@ -113,6 +116,8 @@ def registration_list(as_json: bool) -> None:
                 f"{d['deployment_id']}{'' if d['allowed'] else ' (not allowed)'}"
                 for d in r["deployments"]
             )
+            if r["allow_first_deployment"]:
+                deps = "- (the first to launch will be allowed)"
             click.echo(
                 f"{r['uuid']}  {r['issuer']}  client {r['client_id']}  deployments: {deps or '-'}"
             )

@@ -133,6 +133,7 @@ def tool_urls() -> dict[str, str]:
         "jwks_url": s.url("/.well-known/jwks.json"),
         "deep_linking_url": s.url("/lti/launch"),
         "canvas_config_url": s.url("/lti/config/canvas.json"),
+        "registration_url": s.url("/lti/register"),
     }
 
 
