@@ -65,7 +65,14 @@ class RequestsRegistrationHttp:
         start = time.perf_counter()
         try:
             resp = self.session.request(
-                method, url, json=body, headers=headers, timeout=self.timeout, stream=True
+                method,
+                url,
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+                stream=True,
+                # a redirected POST would arrive as a GET, and elsewhere
+                allow_redirects=method == "GET",
             )
         except requests.RequestException as exc:
             log.warning("%s %s failed after %.0f ms: %s", method, url, _ms(start), exc)

@@ -70,10 +70,12 @@ def configuration_origin(openid_configuration: str) -> str | None:
     return origin(openid_configuration)
 
 
-def read_configuration(openid_configuration: str, doc: Any) -> PlatformConfiguration:
-    """The platform's configuration, checked: an object, every endpoint an http(s) URL, and
-    the issuer on the origin the configuration came from (so a configuration cannot speak
-    for another platform)."""
+def read_configuration(
+    openid_configuration: str, doc: Any, https_only: bool = False
+) -> PlatformConfiguration:
+    """The platform's configuration, checked: an object, every endpoint an http(s) URL (https
+    in production), and the issuer on the origin the configuration came from (so a
+    configuration cannot speak for another platform)."""
     if not isinstance(doc, dict):
         raise ConfigurationRefused("the configuration is not a JSON object")
     issuer = doc.get("issuer")
@@ -90,6 +92,8 @@ def read_configuration(openid_configuration: str, doc: Any) -> PlatformConfigura
         value = doc.get(name)
         if not _http_url(value):
             raise ConfigurationRefused(f"the configuration's {name} is missing or not a URL")
+        if https_only and not value.startswith("https://"):
+            raise ConfigurationRefused(f"the configuration's {name} is not an https URL")
         urls[name] = value
     platform = doc.get(PLATFORM_CONFIG)
     platform = platform if isinstance(platform, dict) else {}

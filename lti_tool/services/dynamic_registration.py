@@ -52,7 +52,9 @@ class Registered:
     messages: tuple[str, ...]
 
 
-def check_request(openid_configuration: str, registration_token: str) -> str:
+def check_request(
+    openid_configuration: str, registration_token: str, https_only: bool = False
+) -> str:
     """The platform's origin, when the page was opened as a platform opens it."""
     if not openid_configuration:
         raise RegistrationRefused(
@@ -63,10 +65,17 @@ def check_request(openid_configuration: str, registration_token: str) -> str:
             "registration page opened without openid_configuration",
         )
     platform_origin = configuration_origin(openid_configuration)
-    if platform_origin is None:
+    if (
+        platform_origin is None
+        or len(openid_configuration) > 2000
+        or (https_only and not platform_origin.startswith("https://"))
+    ):
         raise RegistrationRefused(
             "The LMS sent an address the tool cannot use",
-            "The openid_configuration the LMS sent is not an http(s) address. " + START_AGAIN,
+            "The openid_configuration the LMS sent is not an "
+            + ("https" if https_only else "http(s)")
+            + " address. "
+            + START_AGAIN,
             f"registration: openid_configuration {openid_configuration[:200]!r} is not a URL",
         )
     if len(registration_token) > 8000:
@@ -79,15 +88,19 @@ def check_request(openid_configuration: str, registration_token: str) -> str:
 
 
 def fetch_configuration(
-    http: RegistrationHttp, openid_configuration: str, registration_token: str
+    http: RegistrationHttp,
+    openid_configuration: str,
+    registration_token: str,
+    https_only: bool = False,
 ) -> PlatformConfiguration:
-    check_request(openid_configuration, registration_token)
+    """The LMS's configuration, read and checked (https only in production)."""
+    check_request(openid_configuration, registration_token, https_only)
     try:
         doc = http.get_json(openid_configuration, registration_token)
     except RegistrationCallError as exc:
         raise _call_refused("read your LMS's configuration", exc) from None
     try:
-        return read_configuration(openid_configuration, doc)
+        return read_configuration(openid_configuration, doc, https_only)
     except ConfigurationRefused as exc:
         raise RegistrationRefused(
             "The LMS's configuration cannot be used",
@@ -106,7 +119,9 @@ def register(
     invite: str | None,
 ) -> Registered:
     """The whole exchange; the registration is stored in `session` (the caller commits)."""
-    config = fetch_configuration(http, openid_configuration, registration_token)
+    config = fetch_configuration(
+        http, openid_configuration, registration_token, settings.is_production
+    )
     body = registration_request(settings, config)
     try:
         answer_doc = http.post_json(config.registration_endpoint, registration_token, body)

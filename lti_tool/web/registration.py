@@ -22,7 +22,6 @@ from lti_tool.lti.message import origin
 from lti_tool.lti.registration_invites import why_refused
 from lti_tool.services.dynamic_registration import (
     RegistrationRefused,
-    check_request,
     fetch_configuration,
     register,
 )
@@ -102,9 +101,9 @@ def _http() -> Iterator[RequestsRegistrationHttp]:
 def confirm(invite: str | None = None) -> str:
     _open_to(invite)
     openid_configuration, token = _params()
-    check_request(openid_configuration, token)
+    production = runtime().settings.is_production
     with _http() as http:
-        config = fetch_configuration(http, openid_configuration, token)
+        config = fetch_configuration(http, openid_configuration, token, production)
     return render_template(
         "registration/confirm.html",
         config=config,

@@ -13,13 +13,22 @@ from sqlalchemy import select
 from lti_tool.lti.registration_invites import new_invite
 from lti_tool.models.platform import Registration
 from lti_tool.sandbox.models import SandboxLink, SandboxTool
+from tests.browser.conftest import axe_violations
 from tests.lms import people
 
 pytestmark = pytest.mark.browser
 
 
+def _no_serious_axe(page, live_server, axe_source: str) -> None:
+    frame = next(f for f in page.frames if f.url.startswith(live_server.tool_url))
+    serious = [
+        v for v in axe_violations(frame, axe_source) if v["impact"] in ("serious", "critical")
+    ]
+    assert not serious, serious
+
+
 @pytest.mark.parametrize("slug", ["moodle", "canvas"])
-def test_register_by_url_then_launch(live_server, page, artifacts, slug: str) -> None:
+def test_register_by_url_then_launch(live_server, page, artifacts, axe_source, slug: str) -> None:
     with live_server.rt.session_factory() as s:
         invite = new_invite(s, timedelta(hours=1))
         s.commit()
@@ -35,11 +44,13 @@ def test_register_by_url_then_launch(live_server, page, artifacts, slug: str) ->
 
     frame = page.frame_locator("#registration-frame")
     frame.get_by_role("heading", name="Register Mastery path with your LMS").wait_for(timeout=15000)
+    _no_serious_axe(page, live_server, axe_source)
     frame.get_by_role("button", name="Register").click()
     frame.get_by_role("heading", name="Mastery path is registered").wait_for(timeout=15000)
     registered_frame = next(f for f in page.frames if f.url.startswith(live_server.tool_url))
     assert registered_frame.url.startswith(f"http://127.0.0.1:{live_server.port}/lti/register/")
     page.screenshot(path=str(artifacts / f"dynreg-{slug}-registered.png"), full_page=True)
+    _no_serious_axe(page, live_server, axe_source)
     frame.get_by_role("button", name="Done").click()
 
     # the LMS heard org.imsglobal.lti.close from the tool's origin and closed the dialog

@@ -125,3 +125,10 @@ def test_deployment_id_where_each_lms_puts_it() -> None:
 def test_answer_refused(doc: Any) -> None:
     with pytest.raises(ConfigurationRefused):
         read_answer(doc)
+
+
+def test_production_reads_https_only() -> None:
+    doc = _config(token_endpoint="http://school.example/moodle/mod/lti/token.php")
+    assert read_configuration(URL, doc).token_endpoint.startswith("http://")
+    with pytest.raises(ConfigurationRefused, match="token_endpoint is not an https URL"):
+        read_configuration(URL, doc, https_only=True)
