@@ -13,9 +13,10 @@ from datetime import timedelta
 from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from lti_tool.lti.registration_invites import new_invite
@@ -412,3 +413,97 @@ def test_lms_down(live_server) -> None:
 def test_opened_without_the_lms(live_server) -> None:
     page = Browser().get(f"{live_server.tool_url}/lti/register/{_invite(live_server)}")
     assert page.status_code == 400 and "Open this page from your LMS" in page.text
+
+
+def _sandbox_token(b: Browser, live_server, slug: str) -> tuple[str, str]:
+    """(openid_configuration, registration_token) as the sandbox hands them to a tool."""
+    src = _open_in_lms(b, live_server, slug, f"{live_server.tool_url}/lti/register/x")
+    q = parse_qs(urlsplit(src).query)
+    return q["openid_configuration"][0], q["registration_token"][0]
+
+
+def _request_body(live_server, **tool_changes: Any) -> dict[str, Any]:
+    tool = {
+        "domain": live_server.tool_url.split("://", 1)[1],
+        "target_link_uri": f"{live_server.tool_url}/lti/launch",
+        "messages": [{"type": "LtiDeepLinkingRequest", "placements": ["link_selection"]}],
+        **tool_changes,
+    }
+    return {
+        "application_type": "web",
+        "response_types": ["id_token"],
+        "grant_types": ["implicit", "client_credentials"],
+        "initiate_login_uri": f"{live_server.tool_url}/lti/login",
+        "redirect_uris": [f"{live_server.tool_url}/lti/launch"],
+        "client_name": "Mastery path",
+        "jwks_uri": f"{live_server.tool_url}/.well-known/jwks.json",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "scope": "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+        TOOL_CONFIG: tool,
+    }
+
+
+def test_sandbox_moodle_checks_requests_as_moodle(live_server) -> None:
+    b = Browser()
+    config_url, token = _sandbox_token(b, live_server, "moodle")
+    config = requests.get(config_url, timeout=10).json()  # Moodle's needs no token
+    assert (
+        config["https://purl.imsglobal.org/spec/lti-platform-configuration"]["product_family_code"]
+        == "moodle"
+    )
+    endpoint = config["registration_endpoint"]
+    assert endpoint.endswith("/sandbox/moodle/mod/lti/openid-registration.php")
+
+    def post(body: dict[str, Any], bearer: str = token) -> requests.Response:
+        return requests.post(
+            endpoint, json=body, headers={"Authorization": f"Bearer {bearer}"}, timeout=10
+        )
+
+    forged = post(_request_body(live_server), "forged")
+    assert (forged.status_code, forged.text) == (401, "invalid_token")
+    mismatch = post(_request_body(live_server, domain="tool.example"))
+    assert (mismatch.status_code, mismatch.text) == (400, "domain_targetlinkuri_mismatch")
+    assert mismatch.headers["Content-Type"].startswith("text/plain")
+    missing = _request_body(live_server)
+    del missing["jwks_uri"]
+    assert post(missing).text == "missing required attribute jwks_uri"
+    # refused requests leave the token usable; a good one uses it up
+    done = post(_request_body(live_server))
+    assert done.status_code == 200, done.text
+    answer = done.json()
+    assert len(answer["client_id"]) == 15 and answer[TOOL_CONFIG]["deployment_id"].isdigit()
+    again = post(_request_body(live_server))
+    assert (again.status_code, again.text) == (401, "token_already_used")
+
+
+def test_sandbox_canvas_checks_requests_as_canvas(live_server) -> None:
+    b = Browser()
+    config_url, token = _sandbox_token(b, live_server, "canvas")
+    assert "registration_token=" in config_url
+    bare = config_url.split("?", 1)[0]
+    refused = requests.get(bare, timeout=10)
+    assert refused.status_code == 401 and "errorMessage" in refused.json()
+    config = requests.get(bare, headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    assert config["issuer"] == live_server.platform_url
+    endpoint = config["registration_endpoint"]
+
+    def post(body: dict[str, Any]) -> requests.Response:
+        return requests.post(
+            endpoint, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+
+    unknown = _request_body(live_server)
+    unknown["scope"] += " https://purl.imsglobal.org/spec/lti-ags/scope/everything"
+    answer = post(unknown)
+    assert answer.status_code == 422 and "invalid scopes" in answer.json()["errors"]["message"]
+    placement = _request_body(
+        live_server, messages=[{"type": "LtiResourceLinkRequest", "placements": ["moon"]}]
+    )
+    assert post(placement).status_code == 422
+    privacy = _request_body(
+        live_server, **{"https://canvas.instructure.com/lti/privacy_level": "everything"}
+    )
+    assert post(privacy).status_code == 422
+    done = post(_request_body(live_server))
+    assert done.status_code == 200 and done.json()["client_id"].isdigit()
+    assert ":" in done.json()["deployment_id"]
