@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 
@@ -59,6 +60,7 @@ class RequestsRegistrationHttp:
         return self._call("POST", url, token, body)
 
     def _call(self, method: str, url: str, token: str, body: dict[str, Any] | None) -> Any:
+        shown = without_query(url)  # Canvas puts the registration token in the query
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -75,32 +77,36 @@ class RequestsRegistrationHttp:
                 allow_redirects=method == "GET",
             )
         except requests.RequestException as exc:
-            log.warning("%s %s failed after %.0f ms: %s", method, url, _ms(start), exc)
+            log.warning(
+                "%s %s failed after %.0f ms: %s", method, shown, _ms(start), _no_query(exc, url)
+            )
             raise RegistrationCallError(
-                f"could not reach {url}: {exc}", url, "unreachable"
+                f"could not reach {shown}: {_no_query(exc, url)}", shown, "unreachable"
             ) from exc
         try:
             raw = resp.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
         except (requests.RequestException, OSError) as exc:
-            log.warning("%s %s broke after %.0f ms: %s", method, url, _ms(start), exc)
+            log.warning(
+                "%s %s broke after %.0f ms: %s", method, shown, _ms(start), _no_query(exc, url)
+            )
             raise RegistrationCallError(
-                f"{url} stopped answering: {exc}", url, "unreachable"
+                f"{shown} stopped answering: {_no_query(exc, url)}", shown, "unreachable"
             ) from exc
         finally:
             resp.close()
-        log.info("%s %s -> %s in %.0f ms", method, url, resp.status_code, _ms(start))
+        log.info("%s %s -> %s in %.0f ms", method, shown, resp.status_code, _ms(start))
         if len(raw) > MAX_ANSWER_BYTES:
             raise RegistrationCallError(
-                f"{url} answered more than {MAX_ANSWER_BYTES} bytes",
-                url,
+                f"{shown} answered more than {MAX_ANSWER_BYTES} bytes",
+                shown,
                 "too_big",
                 resp.status_code,
             )
         text = raw.decode(resp.encoding or "utf-8", errors="replace")
         if not 200 <= resp.status_code < 300:
             raise RegistrationCallError(
-                f"{url} answered {resp.status_code}: {snippet(text)}",
-                url,
+                f"{shown} answered {resp.status_code}: {snippet(text)}",
+                shown,
                 "refused",
                 resp.status_code,
                 snippet(text),
@@ -109,8 +115,8 @@ class RequestsRegistrationHttp:
             return json.loads(text)
         except ValueError:
             raise RegistrationCallError(
-                f"{url} answered something that is not JSON: {snippet(text)}",
-                url,
+                f"{shown} answered something that is not JSON: {snippet(text)}",
+                shown,
                 "not_json",
                 resp.status_code,
                 snippet(text),
@@ -124,3 +130,14 @@ def _ms(start: float) -> float:
 def snippet(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def without_query(url: str) -> str:
+    """The URL as logs and pages show it: no query, which may carry a token."""
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
+def _no_query(exc: Exception, url: str) -> str:
+    """A connection error's words without the query requests quotes in them."""
+    text, query = str(exc), urlsplit(url).query
+    return text.replace(query, "…") if query else text

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from lti_tool.clients.registration_http import RegistrationCallError, RegistrationHttp
+from lti_tool.clients.registration_http import (
+    RegistrationCallError,
+    RegistrationHttp,
+    without_query,
+)
 from lti_tool.lti.dynamic_registration import (
     TOOL_CONFIG,
     ConfigurationRefused,
@@ -76,7 +80,8 @@ def check_request(
             + ("https" if https_only else "http(s)")
             + " address. "
             + START_AGAIN,
-            f"registration: openid_configuration {openid_configuration[:200]!r} is not a URL",
+            f"registration: openid_configuration {without_query(openid_configuration)[:200]!r} "
+            "is not a usable URL",
         )
     if len(registration_token) > 8000:
         raise RegistrationRefused(
@@ -104,9 +109,10 @@ def fetch_configuration(
     except ConfigurationRefused as exc:
         raise RegistrationRefused(
             "The LMS's configuration cannot be used",
-            f"The tool read the configuration at {openid_configuration} and {exc}. "
+            f"The tool read the configuration at {without_query(openid_configuration)} and "
+            f"{exc}. "
             "Check that the address is your LMS's own, then start again from your LMS.",
-            f"registration: configuration at {openid_configuration}: {exc}",
+            f"registration: configuration at {without_query(openid_configuration)}: {exc}",
         ) from None
 
 

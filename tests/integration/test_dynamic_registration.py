@@ -398,16 +398,23 @@ def test_each_refusal_gets_its_page(live_server, config, answer, status, words) 
         )
 
 
-def test_lms_down(live_server) -> None:
+def test_lms_down(live_server, caplog) -> None:
+    """Nobody answers at the configuration URL; the token in its query (Canvas puts it there)
+    stays out of the log and the page."""
     from tests.conftest import free_port
 
     invite = _invite(live_server)
-    dead = f"http://127.0.0.1:{free_port()}/config"
-    page = Browser().get(
-        f"{live_server.tool_url}/lti/register/{invite}?"
-        + urlencode({"openid_configuration": dead, "registration_token": "t"})
-    )
+    dead = f"http://127.0.0.1:{free_port()}/config?registration_token=secret-token-123"
+    with caplog.at_level("INFO"):
+        page = Browser().get(
+            f"{live_server.tool_url}/lti/register/{invite}?"
+            + urlencode({"openid_configuration": dead, "registration_token": "secret-token-123"})
+        )
     assert page.status_code == 502 and "The LMS did not answer" in page.text
+    assert "/config" in page.text and "secret-token-123" not in page.text
+    # (the development server's own access log, werkzeug's, prints every query string)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "werkzeug")
+    assert "registration refused" in logged and "secret-token-123" not in logged
 
 
 def test_opened_without_the_lms(live_server) -> None:
