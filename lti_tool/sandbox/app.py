@@ -15,7 +15,6 @@ from lti_tool.runtime import Runtime
 from lti_tool.sandbox import (
     csrf,
     deep_linking,
-    dynreg,
     fault_endpoints,
     gradebook,
     line_items,
@@ -24,6 +23,8 @@ from lti_tool.sandbox import (
     nrps,
     oidc,
     pages,
+    registration_endpoints,
+    registration_pages,
     scores,
     token_endpoint,
 )
@@ -39,7 +40,8 @@ BLUEPRINTS = (
     line_items.bp,
     scores.bp,
     deep_linking.bp,
-    dynreg.bp,
+    registration_pages.bp,
+    registration_endpoints.bp,
     gradebook.bp,
     native_pages.bp,
     native_forms.bp,
