@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,6 +69,8 @@ class SandboxTool(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The tool's JWKS as last fetched, to verify its client assertions.
     jwks_cache: Mapped[dict[str, list[dict[str, str]]] | None] = mapped_column(JSON, default=None)
+    # Tool-level custom parameters, sent in every launch (variables substituted).
+    custom: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
 
 class SandboxCourse(Base):
@@ -78,6 +81,8 @@ class SandboxCourse(Base):
     lti_context_id: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(300))
     label: Mapped[str] = mapped_column(String(100))
+    # The context ids this course was copied from, most recent first ($Context.id.history).
+    history: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class SandboxUser(Base):
