@@ -66,7 +66,8 @@ class Context(Base):
     # teacher's latest launch ($Context.id.history, newest first), the course this one's setup
     # was copied from (no foreign key: the old course may be deleted, its id stays a fact), and
     # the teacher's answer to "copy or start empty" (None: not asked yet; "copied" | "empty").
-    history: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    # (Server default only, as model_version: a launch's INSERT inside a CTE drops Python's.)
+    history: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
     copied_from_id: Mapped[int | None] = mapped_column(Integer, default=None)
     setup_choice: Mapped[str | None] = mapped_column(String(20), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -77,6 +77,11 @@ def needs_choice(session: Session, context: Context) -> bool:
     return context.setup_choice is None and not has_setup(session, context.id)
 
 
+def should_offer(session: Session, context: Context, user_id: int) -> bool:
+    """A teacher's launch lands on the copy offer only when there is something to copy."""
+    return needs_choice(session, context) and bool(offer(session, context, user_id).sources())
+
+
 def note_history(session: Session, context_id: int, custom: dict[str, Any]) -> None:
     """Keep the history a teacher's launch carried, written only when it changed."""
     ids = earlier_context_ids(custom)

@@ -32,7 +32,7 @@ def landing(launch_id: str) -> Response:
     binding = g.binding
     if binding.message_type == DEEP_LINKING_REQUEST and binding.role == TEACHER:
         return redirect(url_for("placement.picker", launch_id=launch_id))
-    if binding.role == TEACHER and course_copy.needs_choice(request_db(), g.context):
+    if binding.role == TEACHER and course_copy.should_offer(request_db(), g.context, g.user.id):
         return redirect(url_for("course_copy.offer", launch_id=launch_id))
     if binding.module_id is not None:
         return redirect(url_for("pages.module", launch_id=launch_id, module_id=binding.module_id))
