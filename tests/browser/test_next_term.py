@@ -17,6 +17,7 @@ from bench.setup_effort import (
 from lti_tool.jobs.grades import sync_course_grades
 from lti_tool.models.course import Context
 from lti_tool.models.modules import Module
+from tests.browser.conftest import axe_violations
 from tests.integration.test_loop import setup_course, type_grade
 from tests.lms import people
 
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("slug", ["canvas", "moodle"])
-def test_next_term_is_ready_in_three_clicks(live_server, page, artifacts, slug: str) -> None:
+def test_next_term_is_ready_in_three_clicks(
+    live_server, page, artifacts, axe_source, slug: str
+) -> None:
     rt = live_server.rt
     context_id, _comp, course_id = setup_course(live_server, slug)
     type_grade(live_server, slug, "Ava Adams", 8)
@@ -40,8 +43,17 @@ def test_next_term_is_ready_in_three_clicks(live_server, page, artifacts, slug: 
 
     effort = Effort()
 
+    problems: list[str] = []
+
     def shot(name: str) -> None:
+        """A screenshot of each step, and axe-core on the offer and on the home after it."""
         page.screenshot(path=str(artifacts / f"{slug}-{name}.png"), full_page=True)
+        frame = next(f for f in page.frames if f.url.startswith(live_server.tool_url))
+        problems.extend(
+            f"{name}: {v['id']} at {v['nodes']}"
+            for v in axe_violations(frame, axe_source)
+            if v["impact"] in ("serious", "critical")
+        )
 
     next_term(
         page,
@@ -54,6 +66,7 @@ def test_next_term_is_ready_in_three_clicks(live_server, page, artifacts, slug: 
         shot,
     )
     effort.end()
+    assert not problems
     assert effort.clicks <= NEXT_TERM_TARGET_CLICKS, effort.steps
     assert effort.keys == 0
 
