@@ -23,6 +23,7 @@ from lti_tool.lti.roles import TEACHER
 from lti_tool.models.course import Context, Membership
 from lti_tool.models.mastery import Alignment, Competency, CourseLineItem, Scale
 from lti_tool.models.modules import Module
+from lti_tool.services.recompute import lock_course
 
 COPIED = "copied"
 EMPTY = "empty"
@@ -216,6 +217,8 @@ def copy_setup(session: Session, source: Context, target: Context) -> CopyResult
     transaction with the caller's). The new course's columns must be stored first."""
     if source.id == target.id or source.registration_id != target.registration_id:
         raise CopyRefused("That course is not one of this LMS's courses.")
+    # Two teachers' clicks at once: the second waits here, then finds the first one's setup.
+    lock_course(session, target.id)
     if has_setup(session, target.id):
         raise CopyRefused("This course has a setup already: nothing was copied.")
     result = CopyResult()

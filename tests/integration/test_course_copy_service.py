@@ -5,8 +5,10 @@ guessed, and a course with a setup, or of another LMS, is never copied into."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lti_tool.models.course import Context
 from lti_tool.models.mastery import Alignment, Competency, CourseLineItem, Scale
@@ -218,3 +220,36 @@ def test_a_course_with_a_setup_or_of_another_lms_is_never_copied_into(live_serve
         elsewhere.history = ["T1"]
         s.flush()
         assert course_copy.offer(s, elsewhere, user_id=0).sources() == []
+
+
+def test_two_clicks_at_once_copy_once(live_server) -> None:
+    """Two teachers press "Copy setup" together: the second waits for the first (the course
+    row's lock on PostgreSQL, the one write lock on SQLite), then is refused."""
+    rt = live_server.rt
+    with rt.session_factory() as s:
+        old, new = two_courses(s)
+        last_terms_setup(s, old)
+        s.commit()
+        old_id, new_id = old.id, new.id
+    outcome: list[str] = []
+
+    def second() -> None:
+        with rt.session_factory() as s2:
+            try:
+                course_copy.copy_setup(s2, s2.get(Context, old_id), s2.get(Context, new_id))
+                s2.commit()
+                outcome.append("copied")
+            except course_copy.CopyRefused:
+                outcome.append("refused")
+
+    with rt.session_factory() as s1:
+        course_copy.copy_setup(s1, s1.get(Context, old_id), s1.get(Context, new_id))
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(1.0)
+        assert racer.is_alive(), "the second copy did not wait for the first"
+        s1.commit()
+    racer.join(10)
+    assert outcome == ["refused"]
+    with rt.session_factory() as s:
+        assert s.scalar(select(func.count(Module.id)).where(Module.context_id == new_id)) == 4
