@@ -207,6 +207,9 @@ def test_copied_course_is_ready_in_one_click_and_adopts_its_columns(live_server,
     assert done.status_code == 200 and done.url.split("?")[0].endswith("/home")
     assert "Setup copied from Grade 5 Fractions" in done.text
     rt.jobs.wait()
+    # the same form again (a second tab, a double click): refused, nothing copied twice
+    twice = teacher.post(urljoin(landing.url, copy_form["action"]), copy_form["fields"])
+    assert twice.status_code == 409 and "has a setup already" in twice.text
 
     with rt.session_factory() as s:
         ctx = s.get(Context, new_ctx.id)
