@@ -21,8 +21,9 @@ from lti_tool.grading.columns import resource_id_of
 from lti_tool.lti.context_history import MOST, earlier_context_ids
 from lti_tool.lti.roles import TEACHER
 from lti_tool.models.course import Context, Membership
-from lti_tool.models.mastery import Alignment, Competency, CourseLineItem, Scale
+from lti_tool.models.mastery import Alignment, AuditEntry, Competency, CourseLineItem, Scale
 from lti_tool.models.modules import Module
+from lti_tool.services.placements import never_placed
 from lti_tool.services.recompute import lock_course
 
 COPIED = "copied"
@@ -343,11 +344,34 @@ def copy_setup(session: Session, source: Context, target: Context) -> CopyResult
                 unmapped_titles.add(missing.get(a.line_item_id, ""))
     result.missing_columns = sorted(t for t in unmapped_titles if t)
 
+    _links_came_along(session, source, target, mods)
     target.columns_out_of_total = list(source.columns_out_of_total or [])
     target.copied_from_id = source.id
     target.setup_choice = COPIED
     session.flush()
     return result
+
+
+def _links_came_along(
+    session: Session, source: Context, target: Context, mods: dict[int, Module]
+) -> None:
+    """The LMS copied the links of the modules placed in the source: the placement picker
+    does not offer those ticked again (a second link each)."""
+    olds = list(session.scalars(select(Module).where(Module.context_id == source.id)))
+    not_placed = never_placed(session, olds)
+    placed = [mods[o.id] for o in olds if o.id in mods and o.id not in not_placed]
+    if placed:
+        session.add(
+            AuditEntry(
+                context_id=target.id,
+                kind="placed",
+                detail={
+                    "modules": [m.id for m in placed],
+                    "titles": [m.title for m in placed],
+                    "copied_from": source.id,
+                },
+            )
+        )
 
 
 def modules_by_placed_id(modules: Iterable[Module]) -> dict[int, Module]:

@@ -10,13 +10,14 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from lti_tool.models.course import Context
+from lti_tool.models.course import Context, User
 from lti_tool.models.mastery import Alignment, Competency, CourseLineItem, Scale
 from lti_tool.models.modules import Module
 from lti_tool.models.platform import Deployment, Registration
 from lti_tool.models.types import url_hash
 from lti_tool.services import course_copy
 from lti_tool.services.course_model import build_model
+from lti_tool.services.placements import never_placed, record_placed
 
 pytestmark = pytest.mark.postgres
 
@@ -100,6 +101,10 @@ def last_terms_setup(s, old: Context) -> dict[str, object]:
     s.flush()
     either = Module(context_id=old.id, title="Either", position=4, choice_of=[first.id, second.id])
     s.add(either)
+    teacher = User(registration_id=old.registration_id, sub=f"teacher-{old.id}")
+    s.add(teacher)
+    s.flush()
+    record_placed(s, old.id, teacher.id, [first, second])  # the LMS holds links to these two
     s.add_all(
         [
             Alignment(context_id=old.id, competency_id=child.id, module_id=first.id),
@@ -160,6 +165,8 @@ def test_every_setup_row_is_copied_onto_the_new_courses_rows(live_server) -> Non
         )
         assert aligned == {(mods["Start"].id, None), (None, new_quiz.id), (None, new_essay.id)}
         assert new.copied_from_id == old.id and new.setup_choice == "copied"
+        # their links came along: the picker does not offer them ticked a second time
+        assert never_placed(s, list(mods.values())) == {mods["Lab"].id, mods["Either"].id}
         # the copied rules are ones the engine takes in the new course
         model = build_model(s, new.id)
         assert set(model.modules) == {str(m.id) for m in mods.values()}
