@@ -55,7 +55,17 @@ def create_app(
     _security_headers(app, settings, rt)
     _error_pages(app)
 
-    from lti_tool.web import classview, guards, learner, lti, pages, placement, registration, setup
+    from lti_tool.web import (
+        classview,
+        course_copy,
+        guards,
+        learner,
+        lti,
+        pages,
+        placement,
+        registration,
+        setup,
+    )
 
     guards.init_app(app)  # before the blueprints: their <int:...> ids use its converter
 
@@ -66,6 +76,7 @@ def create_app(
     csrf.exempt(registration.bp)
     app.register_blueprint(registration.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(course_copy.bp)  # teachers: next term's setup copied
     app.register_blueprint(placement.bp)
     app.register_blueprint(setup.bp)  # teachers: competencies, modules, rules
     app.register_blueprint(classview.bp)  # teachers: the class, overrides, passback

@@ -30,7 +30,10 @@ def label_of(owner: Owner) -> str:
 
 
 def resource_id_of(owner: Owner) -> str:
-    """What finds the column again in the LMS, whatever its label became."""
+    """What finds the column again in the LMS, whatever its label became: a copied course's
+    owner keeps the resourceId of the column the LMS copied, so that column is adopted."""
+    if owner.column_resource_id:
+        return owner.column_resource_id
     if isinstance(owner, Module):
         return f"unlock:{owner.id}"
     return f"competency:{owner.id}"
@@ -111,7 +114,8 @@ def column_for(
     wait: float = 30.0,
 ) -> str:
     """The owner's column, made by exactly one worker: the others wait for it."""
-    lock = f"passback_column:{resource_id_of(owner)}"
+    # Per course: a copied course's owner shares its column's resourceId with the old one.
+    lock = f"passback_column:{context.id}:{resource_id_of(owner)}"
     deadline = time.monotonic() + wait
     while True:
         url, known_label = known_column(owner)

@@ -62,6 +62,14 @@ class Context(Base):
     # (The server's default only: a Python one is sent as a parameter, which an INSERT
     # nested in a CTE, as a launch writes, leaves NULL.)
     model_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Course copy (services/course_copy.py): the earlier context ids the LMS named in a
+    # teacher's latest launch ($Context.id.history, newest first), the course this one's setup
+    # was copied from (no foreign key: the old course may be deleted, its id stays a fact), and
+    # the teacher's answer to "copy or start empty" (None: not asked yet; "copied" | "empty").
+    # (Server default only, as model_version: a launch's INSERT inside a CTE drops Python's.)
+    history: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+    copied_from_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    setup_choice: Mapped[str | None] = mapped_column(String(20), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @hybrid_method

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +42,10 @@ class Scale(Base):
     name: Mapped[str] = mapped_column(String(200))
     # [{"name", "points", "color", "mastery"}], highest first, exactly one mastery level.
     levels: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The ids this scale had in the courses it was copied from, newest first.
+    copied_from_ids: Mapped[list[int]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
 
 
 class Competency(Base):
@@ -70,6 +75,13 @@ class Competency(Base):
     # was last given there, so a renamed competency renames its column.
     passback_lineitem_url: Mapped[str | None] = mapped_column(String(1000), default=None)
     passback_label: Mapped[str | None] = mapped_column(String(400), default=None)
+    # The resourceId its LMS column carries when that is not `competency:<id>`: a copied
+    # course's column, copied by the LMS with the old id (grading/columns.py adopts it).
+    column_resource_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    # The ids this competency had in the courses it was copied from, newest first.
+    copied_from_ids: Mapped[list[int]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
@@ -41,4 +41,10 @@ class Module(Base):
     # What the LMS opens with it ("Quiz 3" and its address), told to students once it is open.
     lms_target_title: Mapped[str] = mapped_column(String(300), default="", server_default="")
     lms_target_url: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    # As Competency's: the resourceId of a copied unlock column, and the ids this module had in
+    # the courses it was copied from, newest first (a copied link's custom module_id names one).
+    column_resource_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    copied_from_ids: Mapped[list[int]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

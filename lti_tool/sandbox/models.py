@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,6 +77,8 @@ class SandboxTool(Base):
     )
     # The tool's registration request as it was posted (dynamic registrations).
     registration: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    # Tool-level custom parameters, sent in every launch (variables substituted).
+    custom: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
 
 class SandboxCourse(Base):
@@ -86,6 +89,8 @@ class SandboxCourse(Base):
     lti_context_id: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(300))
     label: Mapped[str] = mapped_column(String(100))
+    # The context ids this course was copied from, most recent first ($Context.id.history).
+    history: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class SandboxUser(Base):

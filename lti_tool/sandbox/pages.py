@@ -11,6 +11,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from lti_tool.sandbox.course_copy import copy_course
 from lti_tool.sandbox.models import (
     SandboxCourse,
     SandboxEnrollment,
@@ -117,6 +118,18 @@ def course_page(slug: str, course_id: int) -> str:
         saved=request.args.get("saved", ""),
         error=request.args.get("error", ""),
     )
+
+
+@bp.post("/<slug>/courses/<int:course_id>/copy")
+def copy_this_course(slug: str, course_id: int) -> Response:
+    """The LMS's "Copy this course": next term's course, then its page."""
+    db = current_sandbox().db()
+    platform = platform_or_404(slug)
+    source = course_or_404(platform, course_id)
+    title = (request.form.get("title") or "").strip()[:300]
+    course = copy_course(db, source, title)
+    log.info("sandbox course %s copied to %s (%s)", source.id, course.id, course.lti_context_id)
+    return redirect(url_for(".course_page", slug=slug, course_id=course.id), 303)
 
 
 @bp.post("/<slug>/courses/<int:course_id>/launch-as")

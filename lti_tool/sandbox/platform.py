@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -205,6 +206,16 @@ def role_uris(shape: Shape, role: str) -> list[str]:
 # -- the id_token ---------------------------------------------------------------------------
 
 
+def custom_parameters(
+    tool: SandboxTool, link: SandboxLink, course: SandboxCourse
+) -> dict[str, str]:
+    """The tool's and the link's custom parameters (the link's win), variables expanded as
+    both LMSs expand the ones they know; an unknown `$Variable` is sent as it is."""
+    values = {"$Context.id.history": ",".join(quote(c, safe="") for c in course.history or [])}
+    merged = {**(tool.custom or {}), **(link.custom or {})}
+    return {k: values.get(v, v) if isinstance(v, str) else v for k, v in merged.items()}
+
+
 def id_token_claims(
     session: Session,
     platform: SandboxPlatform,
@@ -246,7 +257,7 @@ def id_token_claims(
                 else ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"]
             ),
         },
-        LTI + "custom": dict(link.custom or {}),
+        LTI + "custom": custom_parameters(tool, link, course),
         "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
             "context_memberships_url": urls.memberships(course, tool),
             "service_versions": ["1.0", "2.0"] if shape is MOODLE else ["2.0"],

@@ -43,6 +43,14 @@ log = logging.getLogger("lti_tool.sandbox")
 bp = Blueprint("dynreg_api", __name__)
 
 
+def _custom_parameters(config: dict[str, Any]) -> dict[str, str]:
+    """The tool-level custom parameters as both LMSs keep them: text to text, the rest dropped."""
+    given = config.get("custom_parameters")
+    if not isinstance(given, dict):
+        return {}
+    return {str(k): str(v) for k, v in given.items() if isinstance(v, str | int | float)}
+
+
 def openid_configuration(slug: str, shape: str) -> Any:
     platform = platform_of_shape(slug, shape)
     if shape == "canvas":
@@ -198,6 +206,8 @@ def _create(platform: SandboxPlatform, body: dict[str, Any], older_flow: bool) -
         state="pending" if moodle else "active",
         registered_by="dynamic",
         registration=body,
+        # Both LMSs keep the tool-level custom parameters and expand them in every launch.
+        custom=_custom_parameters(config),
     )
     db.add(tool)
     db.flush()

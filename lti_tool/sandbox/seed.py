@@ -92,6 +92,8 @@ def tool_in_platform(settings: Settings, platform: SandboxPlatform) -> SandboxTo
         target_link_uri=settings.url("/lti/launch"),
         jwks_url=settings.url("/.well-known/jwks.json"),
         scopes=[*AGS_SCOPES, NRPS_SCOPE],
+        # As the README tells an admin to configure it: where a copied course came from.
+        custom={"context_history": "$Context.id.history"},
     )
 
 

@@ -31,7 +31,7 @@ from lti_tool.models.mastery import (
 from lti_tool.models.modules import Module
 from lti_tool.models.stored_text import display_text, limit_of, url_or_none
 from lti_tool.models.types import url_hash, utcnow
-from lti_tool.services import parent_evidence
+from lti_tool.services import course_copy, parent_evidence
 from lti_tool.services.course_model import scale_of
 from lti_tool.services.grade_problems import (
     Checked,
@@ -114,9 +114,10 @@ def link_placed_columns(
     """A placed module's own column counts for that module without any setup: the module
     completes on its grade, and the grade is evidence of the module's competencies (unless
     the teacher aligned the column otherwise). Returns how many columns were linked."""
-    modules = {
-        m.id: m for m in session.scalars(select(Module).where(Module.context_id == context_id))
-    }
+    # By the ids a copied course's columns still name, too (`module:<id in the old course>`).
+    modules = course_copy.modules_by_placed_id(
+        session.scalars(select(Module).where(Module.context_id == context_id))
+    )
     practised: dict[int, list[int]] = {}
     for module_id, comp_id in session.execute(
         select(Alignment.module_id, Alignment.competency_id).where(
@@ -223,6 +224,7 @@ def pull_grades(
             )
         )
     )
+    practising |= course_copy.earlier_module_ids(session, practising)
     items, results = read_platform(caller, context, urls, practising)
     lock_course(session, context.id)
     columns = store_line_items(session, context, items, now)

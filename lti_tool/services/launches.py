@@ -24,6 +24,7 @@ from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.modules import Module
 from lti_tool.models.platform import Registration
 from lti_tool.models.types import utcnow
+from lti_tool.services import course_copy
 
 log = logging.getLogger("lti_tool.launch")  # the launch's log, as web/lti.py
 
@@ -229,6 +230,9 @@ def _placed_module(session: Session, module_id: int | None, context_id: int) -> 
         return None
     module = session.get(Module, module_id)
     if module is None or module.context_id != context_id:
+        copied = course_copy.module_of_copied_link(session, module_id, context_id)
+        if copied is not None:
+            return copied
         log.warning("launch names module %s, which is not in course %s", module_id, context_id)
         return None
     return module.id

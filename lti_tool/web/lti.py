@@ -17,11 +17,15 @@ from flask import (
 )
 
 from lti_tool import keys
+from lti_tool.lti.context_history import PARAM as HISTORY_PARAM
+from lti_tool.lti.context_history import VARIABLE as HISTORY_VARIABLE
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import validate_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
+from lti_tool.lti.roles import TEACHER
 from lti_tool.models.course import roster_stale
 from lti_tool.models.types import utcnow
+from lti_tool.services import course_copy
 from lti_tool.services.launches import record_launch
 from lti_tool.web.binding import bind
 from lti_tool.web.context import after_this_request_commit, request_db, request_store, runtime
@@ -70,6 +74,9 @@ def launch() -> Response:
     )
     message = valid.message
     record = record_launch(db, valid)
+    if record.role == TEACHER:
+        # Where a copied course came from, for the teacher's "Copy setup from …".
+        course_copy.note_history(db, record.context_id, message.custom)
     maybe_sync_roster(rt, record)
     launch_id = bind(
         registration_id=valid.registration_id,
@@ -183,7 +190,11 @@ def canvas_config() -> Response:
                 "https://purl.imsglobal.org/spec/lti-ags/scope/score",
                 "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
             ],
-            "custom_fields": {"canvas_course_id": "$Canvas.course.id"},
+            "custom_fields": {
+                "canvas_course_id": "$Canvas.course.id",
+                # Where a copied course came from (services/course_copy.py).
+                HISTORY_PARAM: HISTORY_VARIABLE,
+            },
             "extensions": [
                 {
                     "platform": "canvas.instructure.com",

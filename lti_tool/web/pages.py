@@ -15,7 +15,7 @@ from lti_tool.lti.message import DEEP_LINKING_REQUEST
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Membership, User
 from lti_tool.models.modules import Module
-from lti_tool.services import module_content
+from lti_tool.services import course_copy, module_content
 from lti_tool.services.module_content import host_list
 from lti_tool.services.roster import RosterUnavailable, sync_roster
 from lti_tool.services.student_view import module_line
@@ -32,6 +32,8 @@ def landing(launch_id: str) -> Response:
     binding = g.binding
     if binding.message_type == DEEP_LINKING_REQUEST and binding.role == TEACHER:
         return redirect(url_for("placement.picker", launch_id=launch_id))
+    if binding.role == TEACHER and course_copy.should_offer(request_db(), g.context, g.user.id):
+        return redirect(url_for("course_copy.offer", launch_id=launch_id))
     if binding.module_id is not None:
         return redirect(url_for("pages.module", launch_id=launch_id, module_id=binding.module_id))
     target = {TEACHER: "pages.teacher_home", STUDENT: "learner.path", MENTOR: "pages.mentees"}
@@ -132,6 +134,9 @@ def teacher_home(launch_id: str) -> str:
         counts=counts,
         modules=course_modules(g.context.id),
         synced=request.args.get("synced"),
+        copied=request.args.get("copied", "")[:300],
+        missing=request.args.get("missing", "")[:500],
+        rules=request.args.get("rules", "")[:500],
         sync_error=sync_problems.message(request.args.get("sync_error")),
     )
 

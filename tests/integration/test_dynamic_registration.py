@@ -154,6 +154,8 @@ def test_canvas_registration_then_launch(live_server, older_flow: bool) -> None:
     placements = {p for m in config["messages"] for p in m.get("placements", [])}
     assert {"course_navigation", "link_selection", "assignment_selection"} <= placements
     assert config["custom_parameters"]["context_history"] == "$Context.id.history"
+    # kept by the LMS as tool-level custom parameters, expanded in every launch (course copy)
+    assert tool.custom["context_history"] == "$Context.id.history"
     if older_flow:
         # no deployment in the answer: the first launch's deployment is allowed
         assert reg.deployments == [] and reg.allow_first_deployment

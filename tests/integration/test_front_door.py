@@ -73,6 +73,9 @@ def test_config_pages(live_server) -> None:
         "link_selection": "LtiDeepLinkingRequest",
         "assignment_selection": "LtiDeepLinkingRequest",
     }
+    # next term: a copied course names the course it came from
+    assert canvas["custom_fields"]["context_history"] == "$Context.id.history"
+    assert "context_history=$Context.id.history" in page.text
 
 
 def test_moodle_steps_say_delegate_grades_to_the_teacher(live_server) -> None:
@@ -83,3 +86,4 @@ def test_moodle_steps_say_delegate_grades_to_the_teacher(live_server) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     moodle_steps = readme.split("**Moodle**", 1)[1].split("**Canvas**", 1)[0]
     assert 'accept grades from the tool "Delegate to teacher"' in " ".join(moodle_steps.split())
+    assert "`context_history=$Context.id.history`" in moodle_steps

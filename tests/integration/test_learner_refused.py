@@ -1,6 +1,6 @@
 """A learner's launch opens no teacher URL: every rule of the app's URL map that belongs to the
-teacher (the setup, class view and placement blueprints, the course home and its roster sync)
-answers 403 to a student, for GET and for a POST that carries a valid CSRF token."""
+teacher (the setup, class view, placement and course copy blueprints, the course home and its
+roster sync) answers 403 to a student, for GET and for a POST that carries a valid CSRF token."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.lms import Browser, course_and_link, forms, launch_as, people
 
 pytestmark = pytest.mark.postgres
 
-TEACHER_BLUEPRINTS = {"setup", "classview", "placement"}
+TEACHER_BLUEPRINTS = {"setup", "classview", "placement", "course_copy"}
 TEACHER_ENDPOINTS = {"pages.teacher_home", "pages.sync_roster_now"}
 
 

@@ -16,17 +16,10 @@ pytestmark = pytest.mark.postgres
 
 
 # The product chain's newest revision: these tests are about the sandbox branch, not it.
-PRODUCT = (
-    ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
-    .get_revision(migrate.PRODUCT_ONLY)
-    .revision
-)
-# and the sandbox branch's, so a new sandbox revision needs no edit here
-SANDBOX_HEAD = (
-    ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
-    .get_revision("sandbox@head")
-    .revision
-)
+_SCRIPTS = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+PRODUCT = _SCRIPTS.get_revision(migrate.PRODUCT_ONLY).revision
+# The sandbox branch's newest revision, likewise.
+SANDBOX = _SCRIPTS.get_revision("sandbox@head").revision
 
 
 def _tables(engine: sa.Engine) -> set[str]:
@@ -47,7 +40,7 @@ def test_product_chain_alone_makes_no_sandbox_table(empty_url: str) -> None:
     assert migrate.needs_upgrade(engine)
     migrate.upgrade(engine)
     assert {"sandbox_results", "sandbox_grade_conditions"} <= _tables(engine)
-    assert _heads(engine) == {PRODUCT, SANDBOX_HEAD}
+    assert _heads(engine) == {PRODUCT, SANDBOX}
     engine.dispose()
 
 
@@ -70,7 +63,7 @@ def test_database_from_before_the_branch_upgrades_and_keeps_its_rows(empty_url: 
 
     migrate.upgrade(engine)
 
-    assert _heads(engine) == {PRODUCT, SANDBOX_HEAD}
+    assert _heads(engine) == {PRODUCT, SANDBOX}
     with engine.connect() as conn:
         names = conn.execute(text("SELECT name FROM sandbox_platforms")).scalars().all()
     assert names == ["Old Canvas"]
