@@ -62,6 +62,9 @@ class Context(Base):
     # (The server's default only: a Python one is sent as a parameter, which an INSERT
     # nested in a CTE, as a launch writes, leaves NULL.)
     model_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Bumped by every recompute that wrote a state or ran for students whose evidence changed
+    # (models/states_version.py): each process recounts its cached class summary when it moved.
+    states_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @hybrid_method
