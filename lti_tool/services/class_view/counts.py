@@ -157,23 +157,17 @@ def stuck_of(session: Session, context_id: int, days: int, now: datetime) -> Stu
 def _stuck(session: Session, context_id: int, cutoff: datetime, now: datetime) -> Stuck:
     """One pass over the course's people: a locked module since before the cut-off (their
     unlock rows through the user index), and no live evidence since (likewise)."""
-    locked = (
-        exists()
-        .where(
-            UnlockState.user_id == Membership.user_id,
-            UnlockState.context_id == context_id,
-            UnlockState.status == "locked",
-            UnlockState.since <= cutoff,
-        )
+    locked = exists().where(
+        UnlockState.user_id == Membership.user_id,
+        UnlockState.context_id == context_id,
+        UnlockState.status == "locked",
+        UnlockState.since <= cutoff,
     )
-    recent = (
-        exists()
-        .where(
-            Evidence.user_id == Membership.user_id,
-            Evidence.context_id == context_id,
-            Evidence.withdrawn_at.is_(None),
-            Evidence.graded_at > cutoff,
-        )
+    recent = exists().where(
+        Evidence.user_id == Membership.user_id,
+        Evidence.context_id == context_id,
+        Evidence.withdrawn_at.is_(None),
+        Evidence.graded_at > cutoff,
     )
     students = frozenset(
         session.scalars(

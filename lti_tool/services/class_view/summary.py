@@ -114,9 +114,7 @@ def class_summary(session: Session, scope: Scope, stuck: set[int]) -> ClassSumma
     scales = CourseScales.load(session, scope.context_id)
     course = course_counts(session, scope.context_id)
     course_stuck = stuck_of(session, scope.context_id, scope.stuck_days, scope.now)
-    less, less_stuck = counts_of(
-        session, scope.context_id, scope.left_out(session), course_stuck
-    )
+    less, less_stuck = counts_of(session, scope.context_id, scope.left_out(session), course_stuck)
     return ClassSummary(
         students=total,
         hidden_inactive=hidden,
