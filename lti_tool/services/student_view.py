@@ -199,7 +199,8 @@ def student_path(
     snapshot = replace(course_model(session, context_id), students=(str(user_id),))
     evidence = student_evidence(session, context_id, user_id)
     facts = load_facts(session, context_id, snapshot, only=user_id, evidence=evidence)
-    lms_open = lms_open_modules(session, context_id, user_id)
+    gating = any(m.gates_lms for m in snapshot.modules.values())
+    lms_open = lms_open_modules(session, context_id, user_id) if gating else frozenset()
     view = StudentView(user_id=user_id)
     # a rule naming a date reads the clock: nothing to keep
     memo = None if snapshot.model.uses_dates else _path_memo(snapshot.model)

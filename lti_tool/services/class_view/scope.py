@@ -35,14 +35,14 @@ class Scope:
             where.append(Membership.status == "Active")
         return where
 
-    def stuck_students(self, session: Session) -> set[int]:
+    def stuck_students(self, session: Session, left: list[int] | None = None) -> set[int]:
         """Students locked out of some module since before the cut-off with no evidence since
         then: the course's stuck people (counts.stuck_of, cached a minute at most) less
-        those the page does not count."""
+        those the page does not count (`left`: left_out, if the caller read it already)."""
         stuck = stuck_of(session, self.context_id, self.stuck_days, self.now)
         if not stuck.students:
             return set()
-        return set(stuck.students) - set(self.left_out(session))
+        return set(stuck.students) - set(self.left_out(session) if left is None else left)
 
     def left_out(self, session: Session) -> list[int]:
         """The course's people with memberships the page does not count."""

@@ -87,8 +87,11 @@ class ClassSummary:
     failed: list[FailedPost] = field(default_factory=list)
 
 
-def class_summary(session: Session, scope: Scope, stuck: set[int]) -> ClassSummary:
-    """`stuck`: the stuck students (Scope.stuck_students), read once for the whole page.
+def class_summary(
+    session: Session, scope: Scope, stuck: set[int], left: list[int] | None = None
+) -> ClassSummary:
+    """`stuck`: the stuck students (Scope.stuck_students), read once for the whole page;
+    `left`: Scope.left_out, if read already.
     The counts over the course's states come from `counts` (cached by its stamp), less the
     rows of the people the page leaves out."""
     comps = session.execute(
@@ -114,7 +117,9 @@ def class_summary(session: Session, scope: Scope, stuck: set[int]) -> ClassSumma
     scales = CourseScales.load(session, scope.context_id)
     course = course_counts(session, scope.context_id)
     course_stuck = stuck_of(session, scope.context_id, scope.stuck_days, scope.now)
-    less, less_stuck = counts_of(session, scope.context_id, scope.left_out(session), course_stuck)
+    if left is None:
+        left = scope.left_out(session)
+    less, less_stuck = counts_of(session, scope.context_id, left, course_stuck)
     return ClassSummary(
         students=total,
         hidden_inactive=hidden,
