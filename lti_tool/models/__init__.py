@@ -1,7 +1,10 @@
 """The tool's tables, imported here so they share one metadata (Alembic imports these and
 the sandbox platform's own, `lti_tool.sandbox.models`)."""
 
-from lti_tool.models import model_version  # noqa: F401 - registers the version bumps
+from lti_tool.models import (
+    model_version,  # noqa: F401 - registers the version bumps
+    states_version,  # noqa: F401 - clears its marks with the transaction
+)
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.grading import GradeProblem, ScoreOutbox, ScoreStamp
 from lti_tool.models.mastery import (

@@ -70,6 +70,9 @@ class Context(Base):
     history: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
     copied_from_id: Mapped[int | None] = mapped_column(Integer, default=None)
     setup_choice: Mapped[str | None] = mapped_column(String(20), default=None)
+    # Bumped by every recompute that wrote a state or ran for students whose evidence changed
+    # (models/states_version.py): each process recounts its cached class summary when it moved.
+    states_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @hybrid_method

@@ -26,6 +26,7 @@ from lti_tool.mastery.numbers import same_score
 from lti_tool.models.course import Context, Membership
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, MasteryState, UnlockState
+from lti_tool.models.states_version import bump_states
 from lti_tool.models.types import utcnow
 from lti_tool.services.course_model import course_model, course_students, load_facts
 
@@ -67,6 +68,9 @@ def recompute_course(
     whole, so a date that passed opens modules for everyone."""
     now = now or utcnow()
     lock_course(session, context_id)
+    # a whole course, or students whose evidence changed: "stuck" may have moved even if no
+    # state did (see the bump at the end)
+    evidence_moved = only is None or bool(only)
     model = course_model(session, context_id)
     if only is not None and (model.model.uses_dates or not model.modules):
         # (without modules no student has stored unlock states: everyone is evaluated)
@@ -239,9 +243,12 @@ def recompute_course(
                     "cause": why(user_id),
                 },
             )
+    wrote = writes.any()
     writes.flush(session, stored.new_outbox)
     requeue(session, stored.requeued)
     session.flush()
+    if wrote or evidence_moved:
+        bump_states(session, context_id)  # the class summary counts again
     if out.scores_queued:
         session.info.setdefault(QUEUED, set()).add(context_id)
     return out
@@ -388,6 +395,19 @@ class _Writes:
                 "user_id": user_id,
                 "detail": detail,
             }
+        )
+
+    def any(self) -> bool:
+        """Whether a mastery or unlock state is written (what the class summary counts)."""
+        return any(
+            (
+                self.new_masteries,
+                self.new_unlocks,
+                self.masteries,
+                self.quiet_masteries,
+                self.unlocks,
+                self.sticky,
+            )
         )
 
     def flush(self, session: Session, new_outbox: list[dict[str, Any]]) -> None:

@@ -7,7 +7,10 @@ explanation always agrees with the verdict because both come from one evaluation
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +25,13 @@ from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import Goal
 from lti_tool.models.types import utcnow
 from lti_tool.services.class_view import level_class
-from lti_tool.services.course_model import CourseSnapshot, evaluate_student, student_evidence
+from lti_tool.services.course_model import (
+    CourseSnapshot,
+    course_model,
+    evaluate_student,
+    load_facts,
+    student_evidence,
+)
 
 STATUS_WORDS = {
     mastery.Status.LOCKED: "Locked",
@@ -178,6 +187,73 @@ def student_view(
     view.competencies = _competencies(snapshot, state, student, evidence)
     view.goals = _goals(session, context_id, user_id, snapshot, state, student, view, now)
     return view
+
+
+def student_path(
+    session: Session, context_id: int, user_id: int, now: datetime | None = None
+) -> StudentView:
+    """The path page's view: the modules alone (no competency table, no goals), their lines
+    kept per course model and student facts (`_path_memo`), so a page the facts have not
+    moved since is not evaluated and explained again."""
+    now = now or utcnow()
+    snapshot = replace(course_model(session, context_id), students=(str(user_id),))
+    evidence = student_evidence(session, context_id, user_id)
+    facts = load_facts(session, context_id, snapshot, only=user_id, evidence=evidence)
+    gating = any(m.gates_lms for m in snapshot.modules.values())
+    lms_open = lms_open_modules(session, context_id, user_id) if gating else frozenset()
+    view = StudentView(user_id=user_id)
+    # a rule naming a date reads the clock: nothing to keep
+    memo = None if snapshot.model.uses_dates else _path_memo(snapshot.model)
+    key = (
+        tuple(facts.evidence),
+        tuple(facts.line_item_scores),
+        tuple(facts.overrides),
+        tuple(facts.sticky_unlocked),
+        lms_open,
+    )
+    lines = memo.get(key) if memo is not None else None
+    if lines is None:
+        state = mastery.evaluate_class(snapshot.model, facts, now)
+        lines = tuple(_modules(snapshot, state, str(user_id), lms_open=lms_open))
+        if memo is not None:
+            memo.put(key, lines)
+    view.modules = list(lines)
+    return view
+
+
+class _LinesMemo:
+    """Facts -> a student's module lines, for one course model; the least recently used
+    dropped past `size` (a class of a few hundred reloading their paths)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._lines: OrderedDict[Hashable, tuple[ModuleLine, ...]] = OrderedDict()
+
+    def get(self, key: Hashable) -> tuple[ModuleLine, ...] | None:
+        with self._lock:
+            found = self._lines.get(key)
+            if found is not None:
+                self._lines.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, lines: tuple[ModuleLine, ...]) -> None:
+        with self._lock:
+            self._lines[key] = lines
+            while len(self._lines) > self.size:
+                self._lines.popitem(last=False)
+
+
+_MEMO_LOCK = threading.Lock()
+
+
+def _path_memo(model: mastery.CourseModel) -> _LinesMemo:
+    """The memo lives in the model's own memo: it goes when a new course version does."""
+    found = model.memo.get("path lines")
+    if found is None:
+        with _MEMO_LOCK:
+            found = model.memo.setdefault("path lines", _LinesMemo())
+    return found  # type: ignore[return-value]
 
 
 def _reader(name: str | None) -> Reader:

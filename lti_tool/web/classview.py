@@ -99,8 +99,9 @@ def _kept(args) -> dict[str, str]:
 def index(launch_id: str) -> str:
     db = request_db()
     scope, query = _filters(request.args)
-    stuck = scope.stuck_students(db)
-    summary = class_summary(db, scope, stuck)
+    left = scope.left_out(db)
+    stuck = scope.stuck_students(db, left)
+    summary = class_summary(db, scope, stuck, left)
     students = student_page(db, scope, query, stuck)
     kept = _kept(request.args)
     return render_template(

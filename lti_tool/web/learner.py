@@ -15,7 +15,7 @@ from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import Goal
 from lti_tool.services.class_view import levels_css
 from lti_tool.services.goals import GoalError, add_goal_from_form, goal_levels
-from lti_tool.services.student_view import student_view
+from lti_tool.services.student_view import student_path, student_view
 from lti_tool.web.binding import membership, requires
 from lti_tool.web.context import request_db
 
@@ -65,7 +65,7 @@ def levels_stylesheet(launch_id: str) -> Response:
 @bp.get("/c/<launch_id>/path")
 @requires(STUDENT)
 def path(launch_id: str) -> str:
-    view = student_view(request_db(), g.context.id, g.user.id)
+    view = student_path(request_db(), g.context.id, g.user.id)
     return _learner_page(launch_id, "path", view, "Your path", _own_nav(launch_id))
 
 

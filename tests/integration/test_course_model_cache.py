@@ -12,8 +12,11 @@ import pytest
 from sqlalchemy import event, select, update
 
 from lti_tool.models.course import Context, Membership, User
+from lti_tool.models.mastery import Competency
 from lti_tool.models.modules import Module
 from lti_tool.services.course_model import course_model
+from lti_tool.services.overrides import set_override
+from lti_tool.services.ratings import rate
 from tests.conftest import free_port, make_app
 from tests.integration.test_loop import setup_course
 from tests.lms import Browser, course_and_link, launch_as, people
@@ -134,3 +137,26 @@ def test_the_path_page_reads_one_students_facts_not_the_course(live_server) -> N
             s.add(Membership(context_id=context_id, user_id=user.id, role="student"))
         s.commit()
     assert len(statements()) == len(few)
+
+
+def test_the_path_a_student_reloads_moves_with_each_new_fact(live_server, database_url) -> None:
+    """The path's lines are kept per course model and student facts: a page read again
+    unchanged is not explained again, and a rating or an override shows at the next load."""
+    setup_course(live_server, "canvas")
+    browser, base = _ava(live_server)
+    assert "Locked" in _module_line(browser.get(f"{base}/path").text, "Adding fractions")
+    assert "Locked" in _module_line(browser.get(f"{base}/path").text, "Adding fractions")
+
+    with _other_process(database_url) as other, other.session_factory() as s:
+        ava = s.scalar(select(User.id).where(User.name == "Ava Adams"))
+        comp = s.scalar(select(Competency).where(Competency.code == "FRAC-1"))
+        rate(s, comp.context_id, comp.id, {ava: "Mastery"}, "", 1)
+        s.commit()
+    opened = _module_line(browser.get(f"{base}/path").text, "Adding fractions")
+    assert "Unlocked" in opened and "Locked" not in opened
+
+    with _other_process(database_url) as other, other.session_factory() as s:
+        module = s.scalar(select(Module).where(Module.title == "Adding fractions"))
+        set_override(s, module.context_id, ava, module.id, "lock", "Resit first", 1)
+        s.commit()
+    assert "Locked" in _module_line(browser.get(f"{base}/path").text, "Adding fractions")

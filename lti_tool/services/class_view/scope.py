@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.roles import STUDENT
 from lti_tool.models.course import Membership
-from lti_tool.models.mastery import Evidence, UnlockState
 from lti_tool.models.types import utcnow
+from lti_tool.services.class_view.counts import left_out, stuck_of
 
 
 @dataclass(frozen=True)
@@ -36,35 +35,15 @@ class Scope:
             where.append(Membership.status == "Active")
         return where
 
-    def stuck_students(self, session: Session) -> set[int]:
+    def stuck_students(self, session: Session, left: list[int] | None = None) -> set[int]:
         """Students locked out of some module since before the cut-off with no evidence since
-        then: the locked ones first (one pass over unlock rows), then which of those have new
-        evidence (through the evidence's user index), so no query scans all evidence."""
-        locked = set(
-            session.scalars(
-                select(UnlockState.user_id)
-                .join(Membership, Membership.user_id == UnlockState.user_id)
-                .where(
-                    UnlockState.context_id == self.context_id,
-                    UnlockState.status == "locked",
-                    UnlockState.since <= self.cutoff,
-                    *self.members(),
-                )
-                .distinct()
-            )
-        )
-        if not locked:
+        then: the course's stuck people (counts.stuck_of, cached a minute at most) less
+        those the page does not count (`left`: left_out, if the caller read it already)."""
+        stuck = stuck_of(session, self.context_id, self.stuck_days, self.now)
+        if not stuck.students:
             return set()
-        recent = set(
-            session.scalars(
-                select(Evidence.user_id)
-                .where(
-                    Evidence.user_id.in_(locked),
-                    Evidence.context_id == self.context_id,
-                    Evidence.withdrawn_at.is_(None),
-                    Evidence.graded_at > self.cutoff,
-                )
-                .distinct()
-            )
-        )
-        return locked - recent
+        return set(stuck.students) - set(self.left_out(session) if left is None else left)
+
+    def left_out(self, session: Session) -> list[int]:
+        """The course's people with memberships the page does not count."""
+        return left_out(session, self.members(), self.context_id)

@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.grading.outbox import LMS_HOLDS_OPEN
 from lti_tool.models.course import Membership, User
 from lti_tool.models.grading import ScoreOutbox
-from lti_tool.models.mastery import Competency, MasteryState, UnlockState
+from lti_tool.models.mastery import Competency, UnlockState
 from lti_tool.models.modules import Module
+from lti_tool.services.class_view.counts import CourseCounts, counts_of, course_counts, stuck_of
 from lti_tool.services.class_view.levels import LevelStyle
 from lti_tool.services.class_view.scope import Scope
 from lti_tool.services.course_model import CourseScales
@@ -86,8 +87,13 @@ class ClassSummary:
     failed: list[FailedPost] = field(default_factory=list)
 
 
-def class_summary(session: Session, scope: Scope, stuck: set[int]) -> ClassSummary:
-    """`stuck`: the stuck students (Scope.stuck_students), read once for the whole page."""
+def class_summary(
+    session: Session, scope: Scope, stuck: set[int], left: list[int] | None = None
+) -> ClassSummary:
+    """`stuck`: the stuck students (Scope.stuck_students), read once for the whole page;
+    `left`: Scope.left_out, if read already.
+    The counts over the course's states come from `counts` (cached by its stamp), less the
+    rows of the people the page leaves out."""
     comps = session.execute(
         select(Competency.id, Competency.code, Competency.title, Competency.scale_id)
         .where(Competency.context_id == scope.context_id)
@@ -109,12 +115,19 @@ def class_summary(session: Session, scope: Scope, stuck: set[int]) -> ClassSumma
     total = seen.get(True, 0) + (seen.get(False, 0) if scope.show_inactive else 0)
     hidden = 0 if scope.show_inactive else seen.get(False, 0)
     scales = CourseScales.load(session, scope.context_id)
+    course = course_counts(session, scope.context_id)
+    course_stuck = stuck_of(session, scope.context_id, scope.stuck_days, scope.now)
+    if left is None:
+        left = scope.left_out(session)
+    less, less_stuck = counts_of(session, scope.context_id, left, course_stuck)
     return ClassSummary(
         students=total,
         hidden_inactive=hidden,
         stuck=len(stuck),
-        competencies=_levels(session, scope, comps, scales, total),
-        modules=_modules(session, scope, modules, total, stuck),
+        competencies=_levels(comps, scales, total, course, less),
+        modules=_modules(
+            session, scope, modules, total, course, less, course_stuck.per_module, less_stuck
+        ),
         passback=dict(
             session.execute(
                 select(ScoreOutbox.state, func.count())
@@ -126,26 +139,13 @@ def class_summary(session: Session, scope: Scope, stuck: set[int]) -> ClassSumma
     )
 
 
-def _levels(session, scope, comps, scales, total) -> list[CompetencySummary]:
+def _levels(comps, scales, total, course: CourseCounts, less: CourseCounts):
     """Students per stored level, scored ones only; the rest have no score yet."""
-    rows = session.execute(
-        select(
-            MasteryState.competency_id,
-            MasteryState.level,
-            func.count(),
-            func.sum(MasteryState.score),
-        )
-        .join(Membership, Membership.user_id == MasteryState.user_id)
-        .where(
-            MasteryState.context_id == scope.context_id,
-            MasteryState.score.is_not(None),
-            *scope.members(),
-        )
-        .group_by(MasteryState.competency_id, MasteryState.level)
-    ).all()
     found: dict[int, dict[str | None, tuple[int, float]]] = {}
-    for comp_id, level, count, sum_ in rows:
-        found.setdefault(comp_id, {})[level] = (int(count), float(sum_ or 0.0))
+    for (comp_id, level), (count, sum_) in course.levels.items():
+        n, s = less.levels.get((comp_id, level), (0, 0.0))
+        if count - n > 0:
+            found.setdefault(comp_id, {})[level] = (count - n, sum_ - s)
     out = []
     for comp_id, code, title, scale_id in comps:
         style = LevelStyle.of(scales, scale_id)
@@ -167,39 +167,23 @@ def _levels(session, scope, comps, scales, total) -> list[CompetencySummary]:
     return out
 
 
-def _modules(session, scope, modules, total, stuck_ids) -> list[ModuleSummary]:
+def _modules(
+    session, scope, modules, total, course, less, stuck_in, less_stuck
+) -> list[ModuleSummary]:
     """Counts per module and status; a student without an unlock row counts as locked."""
-    stuck = (
-        case(
-            (
-                (UnlockState.status == "locked")
-                & (UnlockState.since <= scope.cutoff)
-                & UnlockState.user_id.in_(sorted(stuck_ids)),
-                1,
-            ),
-            else_=0,
-        )
-        if stuck_ids
-        else literal(0)
-    )
-    rows = session.execute(
-        select(UnlockState.module_id, UnlockState.status, func.count(), func.sum(stuck))
-        .join(Membership, Membership.user_id == UnlockState.user_id)
-        .where(UnlockState.context_id == scope.context_id, *scope.members())
-        .group_by(UnlockState.module_id, UnlockState.status)
-    ).all()
     counts: dict[int, dict[str, int]] = {}
-    stuck_in: dict[int, int] = {}
-    for module_id, status, count, n_stuck in rows:
-        counts.setdefault(module_id, {})[status] = int(count)
-        stuck_in[module_id] = stuck_in.get(module_id, 0) + int(n_stuck or 0)
+    for (module_id, status), count in course.modules.items():
+        n = count - less.modules.get((module_id, status), 0)
+        if n > 0:
+            counts.setdefault(module_id, {})[status] = n
     gated = [m.id for m in modules if m.gates_lms]
     known = _known_to_lms(session, scope, gated)
     out = []
     for module_id, title, gates_lms in modules:
-        mine = counts.get(module_id, {})
+        mine = dict(counts.get(module_id, {}))
         mine["locked"] = total - sum(n for s, n in mine.items() if s != "locked")
-        summary = ModuleSummary(module_id, title, mine, stuck_in.get(module_id, 0), gates_lms)
+        stuck = stuck_in.get(module_id, 0) - less_stuck.get(module_id, 0)
+        summary = ModuleSummary(module_id, title, mine, stuck, gates_lms)
         if gates_lms:
             summary.open_in_tool = total - mine["locked"]
             summary.known_to_lms = known.get(module_id, 0)
