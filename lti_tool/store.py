@@ -1,8 +1,8 @@
-"""The shared store: short-lived values (login state, launch data, cached JWKS, tokens) that
-every web process must see, in the database by default or in Redis when configured.
+"""The shared store: short-lived values (spent login states, launch data, cached JWKS, tokens)
+that every web process must see, in the database by default or in Redis when configured.
 
-`take` is atomic: of two processes taking one key, exactly one gets the value. That is what
-makes a login state, and with it the nonce, single-use.
+`add` and `take` are atomic: of two processes adding (or taking) one key, exactly one
+succeeds. `add` is what makes a login state, and with it the nonce, single-use.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ class SharedStore(Protocol):
         ...
 
     def delete(self, key: str) -> None: ...
+
+    def add(self, key: str, value: Any, ttl: int) -> bool:
+        """Store the value unless a live one is there; True when this call stored it."""
+        ...
 
 
 StoreOpener = Callable[[], AbstractContextManager[SharedStore]]
@@ -84,7 +88,8 @@ _PUT["postgresql"] = _PUT["postgresql"].add_cte(
     .returning(StoreEntry.key)
     .cte("swept")
 )
-# An expired entry may be taken over; a live one may not.
+# An expired entry may be taken over; a live one may not. Each launch adds one (its spent
+# state), so an add sweeps as a put does, in the same round trip on PostgreSQL.
 _ADD = upserts(
     StoreEntry,
     _VALUES,
@@ -92,6 +97,11 @@ _ADD = upserts(
     _replace,
     where=StoreEntry.expires_at <= bindparam("now"),
     returning=[StoreEntry.key],
+)
+_ADD["postgresql"] = _ADD["postgresql"].add_cte(
+    _sweep_statement(SWEEP_ON_WRITE, StoreEntry.key != bindparam("key"))
+    .returning(StoreEntry.key)
+    .cte("swept")
 )
 
 
@@ -138,8 +148,11 @@ class DatabaseStore:
     def add(self, key: str, value: Any, ttl: int) -> bool:
         conn = self._session.connection()
         now = int(self._clock())
+        dialect = conn.dialect.name
+        if dialect != "postgresql":
+            conn.execute(_SWEEP_SOME, {"now": now})
         row = conn.execute(
-            _ADD[conn.dialect.name],
+            _ADD[dialect],
             {
                 "key": key,
                 "value": json.dumps(value, separators=(",", ":")),
