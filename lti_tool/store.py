@@ -98,6 +98,8 @@ _ADD = upserts(
     where=StoreEntry.expires_at <= bindparam("now"),
     returning=[StoreEntry.key],
 )
+# When this process's last add on SQLite swept (unix seconds).
+_ADD_SWEPT = [-1]
 _ADD["postgresql"] = _ADD["postgresql"].add_cte(
     _sweep_statement(SWEEP_ON_WRITE, StoreEntry.key != bindparam("key"))
     .returning(StoreEntry.key)
@@ -149,8 +151,11 @@ class DatabaseStore:
         conn = self._session.connection()
         now = int(self._clock())
         dialect = conn.dialect.name
-        if dialect != "postgresql":
+        if dialect != "postgresql" and not _ADD_SWEPT[0] <= now < _ADD_SWEPT[0] + 1:
+            # A statement of its own here: once a second per process is enough for a
+            # thousand launches a second, and costs a launch nothing the rest of the time.
             conn.execute(_SWEEP_SOME, {"now": now})
+            _ADD_SWEPT[0] = now
         row = conn.execute(
             _ADD[dialect],
             {

@@ -57,9 +57,7 @@ def login(registration_uuid: str | None = None) -> Response:
         params, request_db(), rt.login_states, rt.settings, rt.registrations, registration_uuid
     )
     response = redirect(target.url, code=302)
-    set_tool_cookie(
-        response, target.cookie_name, target.cookie_value, target.max_age, path="/lti/"
-    )
+    set_tool_cookie(response, target.cookie_name, target.cookie_value, target.max_age, path="/lti/")
     return response
 
 
