@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import upserts
@@ -107,6 +107,15 @@ _ADD["postgresql"] = _ADD["postgresql"].add_cte(
 )
 
 
+def carrying_add(statement: Any) -> Any:
+    """`statement` (a SELECT) with an `add` to the store in a WITH and, as its last column,
+    whether it added: one round trip for both on PostgreSQL (`DatabaseStore.add_params`)."""
+    added = _ADD["postgresql"].cte("added")
+    return statement.add_cte(added).add_columns(
+        select(func.count()).select_from(added).scalar_subquery()
+    )
+
+
 class DatabaseStore:
     """Uses the request's session, so a put commits with the rest of the request."""
 
@@ -166,6 +175,15 @@ class DatabaseStore:
             },
         ).first()
         return row is not None
+
+    def add_params(self, key: str, value: Any, ttl: int) -> dict[str, Any] | None:
+        """The parameters of an add that a statement from `carrying_add` carries, or None
+        where the database is not PostgreSQL (then call `add`)."""
+        if self._session.connection().dialect.name != "postgresql":
+            return None
+        now = int(self._clock())
+        value = json.dumps(value, separators=(",", ":"))
+        return {"key": key, "value": value, "expires": now + ttl, "now": now}
 
     def sweep(self, batch: int = 10_000) -> int:
         """Delete every expired row, in batches so no transaction grows huge; the worker tick

@@ -30,7 +30,7 @@ from lti_tool.lti.registrations import record_deployment
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.platform import Deployment, Registration
 from lti_tool.settings import Settings
-from lti_tool.store import SharedStore
+from lti_tool.store import SharedStore, carrying_add
 
 log = logging.getLogger(__name__)
 
@@ -224,10 +224,6 @@ def validate_launch(
 
     if not hmac.compare_digest(str(claims.get("nonce", "")), record.nonce):
         raise _untrusted("nonce does not match the one issued for this state")
-    # The token is genuine and answers this login: its one use is spent here, whatever the
-    # checks below decide, and a second post of it (from any process) is refused.
-    if not states.spend(store, state, expires):
-        raise _used_or_expired()
 
     message = parse_message(claims)
     if message.target_link_uri != record.target_link_uri:
@@ -236,7 +232,13 @@ def validate_launch(
             f"{record.target_link_uri!r}",
             "The launch opens something else than the login asked for.",
         )
-    return _lookup(session, record.registration, message, settings)
+    # The token is genuine and answers this login: its one use is spent with the lookup
+    # (in the same statement on PostgreSQL), and a second post of it, on any process, is
+    # refused. A refused launch spends nothing, and a repeat of it is refused the same way.
+    spend = states.spend_params(store, state, expires)
+    if spend is None and not states.spend(store, state, expires):
+        raise _used_or_expired()
+    return _lookup(session, record.registration, message, settings, spend)
 
 
 # One round trip after the token is proven: the registration, the deployment and what a
@@ -280,28 +282,33 @@ _LOOKUP = (
     )
     .where(Registration.id == bindparam("registration"))
 )
+# The same, spending the login state in a WITH (PostgreSQL's database store): one round trip.
+_LOOKUP_SPENDING = carrying_add(_LOOKUP)
 
 
 def _lookup(
-    session: Session, registration_id: int, message: LaunchMessage, settings: Settings
+    session: Session,
+    registration_id: int,
+    message: LaunchMessage,
+    settings: Settings,
+    spend: dict[str, Any] | None = None,
 ) -> ValidLaunch:
     deployment_id = message.deployment_id
-    row = (
-        session.connection()
-        .execute(
-            _LOOKUP,
-            {
-                "registration": registration_id,
-                "deployment_id": deployment_id,
-                "id_on_platform": message.context_id,
-                "sub": message.sub,
-                "link_id": message.resource_link_id or "",
-            },
-        )
-        .first()
-    )
+    params = {
+        "registration": registration_id,
+        "deployment_id": deployment_id,
+        "id_on_platform": message.context_id,
+        "sub": message.sub,
+        "link_id": message.resource_link_id or "",
+    }
+    statement = _LOOKUP if spend is None else _LOOKUP_SPENDING
+    row = session.connection().execute(statement, params | (spend or {})).first()
     if row is None:
         raise _untrusted("the registration of this login was deleted meanwhile")
+    if spend is not None:
+        *row, spent = row
+        if not spent:
+            raise _used_or_expired()
     uuid, family, dep_pk, allowed, status, fingerprint, user_pk, context_id, link_pk, synced = row
     if dep_pk is None:
         reg = session.get(Registration, registration_id)

@@ -128,12 +128,23 @@ class LoginStates:
             return None
         return LoginRecord(*fields[1:])
 
+    def _spent_ttl(self, expires: int) -> int:
+        # The mark outlives the state by a second: whichever process still takes the state
+        # as unexpired finds the mark live too, and then it is gone with the state.
+        return max(0, expires - int(self._clock())) + 1
+
     def spend(self, store: SharedStore, state: str, expires: int) -> bool:
-        """Mark the state used; False when it already was (a replay, here or elsewhere). The
-        mark outlives the state by a second: whichever process still takes the state as
-        unexpired finds the mark live too, and then it is gone with the state."""
-        ttl = max(0, expires - int(self._clock())) + 1
-        return store.add(SPENT_KEY + state, 1, ttl)
+        """Mark the state used; False when it already was (a replay, here or elsewhere)."""
+        return store.add(SPENT_KEY + state, 1, self._spent_ttl(expires))
+
+    def spend_params(self, store: SharedStore, state: str, expires: int) -> dict | None:
+        """The parameters for spending the state inside another statement of the request
+        (`store.carrying_add`: PostgreSQL, one round trip), or None: then call `spend`."""
+        carried = getattr(store, "add_params", None)
+        if carried is None:
+            return None
+        params: dict | None = carried(SPENT_KEY + state, 1, self._spent_ttl(expires))
+        return params
 
     @staticmethod
     def spent(store: SharedStore, state: str) -> bool:
