@@ -58,6 +58,15 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _same(given: str, expected: str) -> bool:
+    # As bytes: compare_digest refuses str with non-ASCII characters, which anyone can send.
+    return hmac.compare_digest(_bytes(given), _bytes(expected))
+
+
 class LoginStates:
     """Issues and checks login states with a key derived from the secret key (HMAC-SHA256)."""
 
@@ -68,7 +77,7 @@ class LoginStates:
         self._clock = clock
 
     def _mac(self, text: str) -> str:
-        return _b64(hmac.new(self._key, text.encode(), hashlib.sha256).digest()[:18])
+        return _b64(hmac.new(self._key, _bytes(text), hashlib.sha256).digest()[:18])
 
     def begin(
         self,
@@ -105,7 +114,7 @@ class LoginStates:
         """When a state the tool issued expires, or None for one it did not issue or that
         has expired."""
         unsigned, _, mac = state.rpartition(".")
-        if not unsigned or not hmac.compare_digest(mac, self._mac(unsigned)):
+        if not unsigned or not _same(mac, self._mac(unsigned)):
             return None
         try:
             expires = int(unsigned.split(".", 1)[0], 16)
@@ -118,7 +127,7 @@ class LoginStates:
         if not sealed:
             return None
         body, _, mac = sealed.rpartition(".")
-        if not body or not hmac.compare_digest(mac, self._mac(body)):
+        if not body or not _same(mac, self._mac(body)):
             return None
         try:
             fields = json.loads(_unb64(body))
