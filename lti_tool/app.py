@@ -50,6 +50,9 @@ def create_app(
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
 
+    from lti_tool.web.session_cookie import LaunchSessionInterface
+
+    app.session_interface = LaunchSessionInterface()
     rt = build_runtime(settings, http)
     web_context.init_app(app, rt)  # one transaction per request
     _security_headers(app, settings, rt)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lti_tool.clients.http import HttpClient
 from lti_tool.clients.platform_http import PlatformHttp
 from lti_tool.clients.tokens import AccessTokens
+from lti_tool.lti.login_state import LoginStates
 from lti_tool.lti.platform_keys import PlatformKeys
 from lti_tool.lti.registrations import RegistrationCache
 from lti_tool.settings import Settings
@@ -39,6 +40,7 @@ class Runtime:
     platform_http: PlatformHttp
     tokens: AccessTokens
     registrations: RegistrationCache
+    login_states: LoginStates
     jobs: JobQueue
     redis: Any | None  # None: the embedded default (store in the database, jobs in process)
     short_store: StoreOpener

@@ -1,8 +1,8 @@
-"""The shared store: short-lived values (login state, launch data, cached JWKS, tokens) that
-every web process must see, in the database by default or in Redis when configured.
+"""The shared store: short-lived values (spent login states, launch data, cached JWKS, tokens)
+that every web process must see, in the database by default or in Redis when configured.
 
-`take` is atomic: of two processes taking one key, exactly one gets the value. That is what
-makes a login state, and with it the nonce, single-use.
+`add` and `take` are atomic: of two processes adding (or taking) one key, exactly one
+succeeds. `add` is what makes a login state, and with it the nonce, single-use.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import upserts
@@ -32,6 +32,10 @@ class SharedStore(Protocol):
         ...
 
     def delete(self, key: str) -> None: ...
+
+    def add(self, key: str, value: Any, ttl: int) -> bool:
+        """Store the value unless a live one is there; True when this call stored it."""
+        ...
 
 
 StoreOpener = Callable[[], AbstractContextManager[SharedStore]]
@@ -84,7 +88,8 @@ _PUT["postgresql"] = _PUT["postgresql"].add_cte(
     .returning(StoreEntry.key)
     .cte("swept")
 )
-# An expired entry may be taken over; a live one may not.
+# An expired entry may be taken over; a live one may not. Each launch adds one (its spent
+# state), so an add sweeps as a put does, in the same round trip on PostgreSQL.
 _ADD = upserts(
     StoreEntry,
     _VALUES,
@@ -93,6 +98,22 @@ _ADD = upserts(
     where=StoreEntry.expires_at <= bindparam("now"),
     returning=[StoreEntry.key],
 )
+# When this process's last add on SQLite swept (unix seconds).
+_ADD_SWEPT = [-1]
+_ADD["postgresql"] = _ADD["postgresql"].add_cte(
+    _sweep_statement(SWEEP_ON_WRITE, StoreEntry.key != bindparam("key"))
+    .returning(StoreEntry.key)
+    .cte("swept")
+)
+
+
+def carrying_add(statement: Any) -> Any:
+    """`statement` (a SELECT) with an `add` to the store in a WITH and, as its last column,
+    whether it added: one round trip for both on PostgreSQL (`DatabaseStore.add_params`)."""
+    added = _ADD["postgresql"].cte("added")
+    return statement.add_cte(added).add_columns(
+        select(func.count()).select_from(added).scalar_subquery()
+    )
 
 
 class DatabaseStore:
@@ -138,8 +159,14 @@ class DatabaseStore:
     def add(self, key: str, value: Any, ttl: int) -> bool:
         conn = self._session.connection()
         now = int(self._clock())
+        dialect = conn.dialect.name
+        if dialect != "postgresql" and not _ADD_SWEPT[0] <= now < _ADD_SWEPT[0] + 1:
+            # A statement of its own here: once a second per process is enough for a
+            # thousand launches a second, and costs a launch nothing the rest of the time.
+            conn.execute(_SWEEP_SOME, {"now": now})
+            _ADD_SWEPT[0] = now
         row = conn.execute(
-            _ADD[conn.dialect.name],
+            _ADD[dialect],
             {
                 "key": key,
                 "value": json.dumps(value, separators=(",", ":")),
@@ -148,6 +175,15 @@ class DatabaseStore:
             },
         ).first()
         return row is not None
+
+    def add_params(self, key: str, value: Any, ttl: int) -> dict[str, Any] | None:
+        """The parameters of an add that a statement from `carrying_add` carries, or None
+        where the database is not PostgreSQL (then call `add`)."""
+        if self._session.connection().dialect.name != "postgresql":
+            return None
+        now = int(self._clock())
+        value = json.dumps(value, separators=(",", ":"))
+        return {"key": key, "value": value, "expires": now + ttl, "now": now}
 
     def sweep(self, batch: int = 10_000) -> int:
         """Delete every expired row, in batches so no transaction grows huge; the worker tick

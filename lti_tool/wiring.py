@@ -12,6 +12,7 @@ from lti_tool.clients.tokens import AccessTokens
 from lti_tool.db import default_database_url, make_engine, make_session_factory
 from lti_tool.jobs import tasks
 from lti_tool.jobs.queue import InProcessQueue, RQQueue
+from lti_tool.lti.login_state import LoginStates
 from lti_tool.lti.platform_keys import PlatformKeys
 from lti_tool.lti.registrations import RegistrationCache
 from lti_tool.runtime import JobQueue, Runtime
@@ -60,6 +61,7 @@ def build_runtime(settings: Settings, http: HttpClient | None = None) -> Runtime
         platform_http=platform_http,
         tokens=AccessTokens(platform_http, settings.key_encryption_key, short_store),
         registrations=RegistrationCache(),
+        login_states=LoginStates(settings.secret_key, settings.login_state_seconds),
         jobs=jobs,
         redis=redis_client,
         short_store=short_store,

@@ -2,8 +2,9 @@
 
 Covers what pylti1p3 leaves open (see docs/decisions.md): single-use nonce bound to the
 state, strict audience and azp, clock leeway, target_link_uri, JWKS refetch on unknown kid.
-Nothing is written until the token is proven genuine; the one write on refusal is the
-record of an unknown deployment, which the spec asks for.
+Nothing is written until the token is proven genuine: then the state is spent (the one write
+of an unchanged repeat launch); the one write on refusal is the record of an unknown
+deployment, which the spec asks for.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.errors import ADMIN_HINT, LaunchError, bad_request, forbidden, not_trusted
-from lti_tool.lti.login import STATE_COOKIE_PREFIX, STATE_KEY
+from lti_tool.lti.login_state import STATE_COOKIE_PREFIX, LoginStates
 from lti_tool.lti.message import LaunchMessage, claim_error, parse_message
 from lti_tool.lti.platform_keys import PlatformKeyError, PlatformKeys
 from lti_tool.lti.registrations import record_deployment
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.platform import Deployment, Registration
 from lti_tool.settings import Settings
-from lti_tool.store import SharedStore
+from lti_tool.store import SharedStore, carrying_add
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ def validate_launch(
     store: SharedStore,
     keys: PlatformKeys,
     settings: Settings,
+    states: LoginStates,
 ) -> ValidLaunch:
     id_token = form.get("id_token", "")
     state = form.get("state", "")
@@ -148,8 +150,12 @@ def validate_launch(
             f"The LMS sent a launch without its {missing}. Open the tool again from your course.",
             f"launch: missing {missing}",
         )
-    if cookies.get(STATE_COOKIE_PREFIX + state) != state:
-        if store.get(STATE_KEY + state) is None:
+    expires = states.expires(state)
+    if expires is None:  # not issued by the tool, or expired
+        raise _used_or_expired()
+    record = states.open(state, cookies.get(STATE_COOKIE_PREFIX + state))
+    if record is None:
+        if states.spent(store, state):
             raise _used_or_expired()
         raise bad_request(
             "Your browser did not keep the login",
@@ -159,9 +165,6 @@ def validate_launch(
             "open the tool in a new window.",
             "launch: state cookie missing or different (state mismatch or cookies blocked)",
         )
-    record = store.take(STATE_KEY + state)
-    if record is None:
-        raise _used_or_expired()
 
     header, payload = _split(id_token)
     alg = header.get("alg")
@@ -171,7 +174,7 @@ def validate_launch(
     if not isinstance(kid, str) or not kid:
         raise _untrusted("id_token header has no kid")
 
-    issuer, client_id, key_set_url = record["issuer"], record["client_id"], record["key_set_url"]
+    issuer, client_id, key_set_url = record.issuer, record.client_id, record.key_set_url
     if payload.get("iss") != issuer:
         raise _untrusted(f"iss {payload.get('iss')!r} is not the registration's issuer {issuer!r}")
     _check_audience(payload, client_id)
@@ -219,17 +222,23 @@ def validate_launch(
     except jwt.InvalidTokenError as exc:
         raise _untrusted(f"id_token refused by PyJWT: {exc}") from None
 
-    if not hmac.compare_digest(str(claims.get("nonce", "")), str(record["nonce"])):
+    if not hmac.compare_digest(str(claims.get("nonce", "")), record.nonce):
         raise _untrusted("nonce does not match the one issued for this state")
 
     message = parse_message(claims)
-    if message.target_link_uri != record.get("target_link_uri"):
+    if message.target_link_uri != record.target_link_uri:
         raise claim_error(
             f"launch: target_link_uri {message.target_link_uri!r} differs from the login's "
-            f"{record.get('target_link_uri')!r}",
+            f"{record.target_link_uri!r}",
             "The launch opens something else than the login asked for.",
         )
-    return _lookup(session, record["registration"], message, settings)
+    # The token is genuine and answers this login: its one use is spent with the lookup
+    # (in the same statement on PostgreSQL), and a second post of it, on any process, is
+    # refused. A refused launch spends nothing, and a repeat of it is refused the same way.
+    spend = states.spend_params(store, state, expires)
+    if spend is None and not states.spend(store, state, expires):
+        raise _used_or_expired()
+    return _lookup(session, record.registration, message, settings, spend)
 
 
 # One round trip after the token is proven: the registration, the deployment and what a
@@ -273,28 +282,33 @@ _LOOKUP = (
     )
     .where(Registration.id == bindparam("registration"))
 )
+# The same, spending the login state in a WITH (PostgreSQL's database store): one round trip.
+_LOOKUP_SPENDING = carrying_add(_LOOKUP)
 
 
 def _lookup(
-    session: Session, registration_id: int, message: LaunchMessage, settings: Settings
+    session: Session,
+    registration_id: int,
+    message: LaunchMessage,
+    settings: Settings,
+    spend: dict[str, Any] | None = None,
 ) -> ValidLaunch:
     deployment_id = message.deployment_id
-    row = (
-        session.connection()
-        .execute(
-            _LOOKUP,
-            {
-                "registration": registration_id,
-                "deployment_id": deployment_id,
-                "id_on_platform": message.context_id,
-                "sub": message.sub,
-                "link_id": message.resource_link_id or "",
-            },
-        )
-        .first()
-    )
+    params = {
+        "registration": registration_id,
+        "deployment_id": deployment_id,
+        "id_on_platform": message.context_id,
+        "sub": message.sub,
+        "link_id": message.resource_link_id or "",
+    }
+    statement = _LOOKUP if spend is None else _LOOKUP_SPENDING
+    row = session.connection().execute(statement, params | (spend or {})).first()
     if row is None:
         raise _untrusted("the registration of this login was deleted meanwhile")
+    if spend is not None:
+        *row, spent = row
+        if not spent:
+            raise _used_or_expired()
     uuid, family, dep_pk, allowed, status, fingerprint, user_pk, context_id, link_pk, synced = row
     if dep_pk is None:
         reg = session.get(Registration, registration_id)

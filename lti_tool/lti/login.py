@@ -1,13 +1,12 @@
 """OIDC third-party initiated login (LTI 1.3 core §5.1.1; Security Framework §5.1.1.1).
 
-The state, nonce, registration and target_link_uri are kept in the shared store under the
-state, so any web process can finish the launch; the browser gets a cookie naming the state
-so a state stolen from the form alone is worthless.
+Writes nothing: the state is signed and the registration, nonce and target_link_uri are
+sealed to it in a cookie named after the state (`login_state.py`), so any web process can
+finish the launch and a state stolen from the form alone is worthless.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -15,12 +14,11 @@ from urllib.parse import urlencode, urlsplit
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.errors import bad_request
+from lti_tool.lti.login_state import STATE_COOKIE_PREFIX, LoginStates
 from lti_tool.lti.registrations import RegistrationCache, RegistrationError
 from lti_tool.settings import Settings
-from lti_tool.store import SharedStore
 
-STATE_KEY = "lti_state:"
-STATE_COOKIE_PREFIX = "lti_tool_state_"
+__all__ = ["STATE_COOKIE_PREFIX", "LoginRedirect", "start_login"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +26,8 @@ class LoginRedirect:
     url: str
     state: str
     cookie_name: str
+    # The sealed login record: the state cookie's value (or the platform storage's).
+    cookie_value: str
     max_age: int
     storage_target: str | None
     auth_origin: str
@@ -41,7 +41,7 @@ def _origin(url: str) -> str:
 def start_login(
     params: Mapping[str, str],
     session: Session,
-    store: SharedStore,
+    states: LoginStates,
     settings: Settings,
     registrations: RegistrationCache,
     registration_uuid: str | None = None,
@@ -87,21 +87,13 @@ def start_login(
             f"login: {exc}",
         ) from None
 
-    state = secrets.token_urlsafe(32)
-    nonce = secrets.token_urlsafe(32)
-    store.put(
-        STATE_KEY + state,
-        {
-            "registration": reg.id,
-            # What the launch needs before it can trust the token, so it reads no row first.
-            "issuer": reg.issuer,
-            "client_id": reg.client_id,
-            "key_set_url": reg.key_set_url,
-            "nonce": nonce,
-            "target_link_uri": target,
-            "deployment_id": params.get("lti_deployment_id") or params.get("deployment_id"),
-        },
-        settings.login_state_seconds,
+    begun = states.begin(
+        reg.id,
+        reg.issuer,
+        reg.client_id,
+        reg.key_set_url,
+        target,
+        params.get("lti_deployment_id") or params.get("deployment_id"),
     )
     auth = {
         "scope": "openid",
@@ -111,17 +103,18 @@ def start_login(
         "client_id": reg.client_id,
         "redirect_uri": settings.url("/lti/launch"),
         "login_hint": login_hint,
-        "state": state,
-        "nonce": nonce,
+        "state": begun.state,
+        "nonce": begun.nonce,
     }
     if "lti_message_hint" in params:
         auth["lti_message_hint"] = params["lti_message_hint"]
     separator = "&" if "?" in reg.auth_login_url else "?"
     return LoginRedirect(
         url=reg.auth_login_url + separator + urlencode(auth),
-        state=state,
-        cookie_name=STATE_COOKIE_PREFIX + state,
-        max_age=settings.login_state_seconds,
+        state=begun.state,
+        cookie_name=STATE_COOKIE_PREFIX + begun.state,
+        cookie_value=begun.sealed,
+        max_age=begun.max_age,
         storage_target=params.get("lti_storage_target") or None,
         auth_origin=_origin(reg.auth_login_url),
     )

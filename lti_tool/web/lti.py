@@ -58,10 +58,10 @@ def login(registration_uuid: str | None = None) -> Response:
     rt = runtime()
     params = request.form if request.method == "POST" else request.args
     target = start_login(
-        params, request_db(), request_store(), rt.settings, rt.registrations, registration_uuid
+        params, request_db(), rt.login_states, rt.settings, rt.registrations, registration_uuid
     )
     response = redirect(target.url, code=302)
-    set_tool_cookie(response, target.cookie_name, target.state, target.max_age, path="/lti/")
+    set_tool_cookie(response, target.cookie_name, target.cookie_value, target.max_age, path="/lti/")
     return response
 
 
@@ -70,7 +70,13 @@ def launch() -> Response:
     rt = runtime()
     db = request_db()
     valid = validate_launch(
-        request.form, request.cookies, db, request_store(), rt.platform_keys, rt.settings
+        request.form,
+        request.cookies,
+        db,
+        request_store(),
+        rt.platform_keys,
+        rt.settings,
+        rt.login_states,
     )
     message = valid.message
     record = record_launch(db, valid)

@@ -304,6 +304,23 @@ def test_state_mismatch_refused(live_server) -> None:
     assert_refused(resp, f.rt, 400, "did not keep the login")
 
 
+def test_made_up_or_altered_states_refused_in_words(live_server) -> None:
+    """The state and its cookie are signed: one the tool did not issue, or a cookie changed by
+    a character (a non-ASCII one included), is refused with a page, never a 500."""
+    f = Forger(live_server)
+    state, nonce = f.login()
+    token = f.sign(f.claims(nonce))
+    for made_up in ("1234", state + "x", "ffffffff.é.é"):
+        assert_refused(f.post(token, made_up), f.rt, 400, "already used or has expired")
+    name = f"lti_tool_state_{state}"
+    sealed = f.browser.http.cookies.get(name)
+    for altered in (sealed[:-1] + ("A" if sealed[-1] != "A" else "B"), sealed + "é"):
+        f.browser.http.cookies.set(name, altered, domain="127.0.0.1", path="/lti/")
+        assert_refused(f.post(token, state), f.rt, 400, "did not keep the login")
+    f.browser.http.cookies.set(name, sealed, domain="127.0.0.1", path="/lti/")
+    assert f.post(token, state).status_code == 200  # the state was not spent by the refusals
+
+
 def test_unknown_deployment_recorded_and_refused(live_server) -> None:
     f = Forger(live_server)
     resp = f.launch(lambda c: c.update({LTI + "deployment_id": "99"}))

@@ -1,5 +1,5 @@
 """What a launch writes, counted statement by statement (decisions #5): a repeat launch writes
-only the login state, a changed one writes in one round trip, and the rate limit counts only
+only its spent login state, a changed one writes in one round trip, and the rate limit counts only
 the login and the launch."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def writes(seen: list[str]) -> list[str]:
     return [sql for sql in seen if WRITE.search(sql) or "SAVEPOINT" in sql.upper()]
 
 
-def test_an_unchanged_repeat_launch_writes_only_the_login_state(live_server) -> None:
+def test_an_unchanged_repeat_launch_writes_only_its_spent_state(live_server) -> None:
     f = Forger(live_server)
     assert f.launch().status_code == 200
     with statements(f.rt) as seen:
@@ -51,7 +51,7 @@ def test_an_unchanged_repeat_launch_writes_only_the_login_state(live_server) -> 
     assert page.status_code == 200, page.text[:600]
     assert "Your path" in page.text
     written = writes(seen)
-    assert written, "the login state is written and taken"
+    assert written, "the launch spends its login state"
     assert all("store_entries" in sql for sql in written), written
     assert not any("SAVEPOINT" in sql.upper() for sql in seen)
 

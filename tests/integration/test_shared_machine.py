@@ -56,7 +56,7 @@ def test_a_tests_redis_space_is_removed_and_nothing_else(database_url, redis_spa
     rt.jobs.enqueue_in(3600, "tick")
     rt.engine.dispose()
     made = [k for k in redis_space.client.scan_iter(match=f"*{redis_space.prefix}*")]
-    assert any(b"lti_state:" in k for k in made) and any(b":limits:" in k for k in made)
+    assert any(b":limits:" in k for k in made)  # the login writes no state: a count
     job_ids = redis_space.queue().queue.get_job_ids()
     assert job_ids
 
