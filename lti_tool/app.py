@@ -55,12 +55,13 @@ def create_app(
     _security_headers(app, settings, rt)
     _error_pages(app)
 
-    from lti_tool.web import classview, guards, learner, lti, pages, placement, setup
+    from lti_tool.web import classview, guards, launch_token, learner, lti, pages, placement, setup
 
     guards.init_app(app)  # before the blueprints: their <int:...> ids use its converter
 
     csrf.init_app(app)
     csrf.exempt(lti.bp)  # platforms POST login and launch; the id_token is the proof
+    launch_token.init_app(app)  # cookie-less launches: CSRF bound to the launch token
     app.register_blueprint(lti.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(placement.bp)

@@ -162,7 +162,14 @@ def validate_launch(
     record = store.take(STATE_KEY + state)
     if record is None:
         raise _used_or_expired()
+    message = check_token(id_token, record, keys, settings)
+    return lookup(session, record["registration"], message, settings)
 
+
+def check_token(
+    id_token: str, record: Mapping[str, Any], keys: PlatformKeys, settings: Settings
+) -> LaunchMessage:
+    """Every check of the id_token against the login's record (the state already proven)."""
     header, payload = _split(id_token)
     alg = header.get("alg")
     if alg != "RS256":
@@ -229,7 +236,7 @@ def validate_launch(
             f"{record.get('target_link_uri')!r}",
             "The launch opens something else than the login asked for.",
         )
-    return _lookup(session, record["registration"], message, settings)
+    return message
 
 
 # One round trip after the token is proven: the registration, the deployment and what a
@@ -275,7 +282,7 @@ _LOOKUP = (
 )
 
 
-def _lookup(
+def lookup(
     session: Session, registration_id: int, message: LaunchMessage, settings: Settings
 ) -> ValidLaunch:
     deployment_id = message.deployment_id

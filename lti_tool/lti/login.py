@@ -31,6 +31,8 @@ class LoginRedirect:
     max_age: int
     storage_target: str | None
     auth_origin: str
+    # LTI platform storage (lti/storage_launch.py): the page stores the nonce too.
+    nonce: str = ""
 
 
 def _origin(url: str) -> str:
@@ -100,6 +102,9 @@ def start_login(
             "nonce": nonce,
             "target_link_uri": target,
             "deployment_id": params.get("lti_deployment_id") or params.get("deployment_id"),
+            # Platform storage offered: the launch may prove the state by it (storage_launch.py).
+            "storage_target": params.get("lti_storage_target") or None,
+            "storage_origin": _origin(reg.auth_login_url),
         },
         settings.login_state_seconds,
     )
@@ -124,4 +129,5 @@ def start_login(
         max_age=settings.login_state_seconds,
         storage_target=params.get("lti_storage_target") or None,
         auth_origin=_origin(reg.auth_login_url),
+        nonce=nonce,
     )

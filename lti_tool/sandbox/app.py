@@ -24,6 +24,7 @@ from lti_tool.sandbox import (
     oidc,
     pages,
     scores,
+    storage,
     token_endpoint,
 )
 from lti_tool.sandbox.services import Sandbox
@@ -41,6 +42,7 @@ BLUEPRINTS = (
     gradebook.bp,
     native_pages.bp,
     native_forms.bp,
+    storage.bp,
 )
 
 

@@ -18,11 +18,15 @@ from flask import (
 
 from lti_tool import keys
 from lti_tool.lti.errors import LaunchError
-from lti_tool.lti.launch import validate_launch
+from lti_tool.lti.launch import ValidLaunch, validate_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
+from lti_tool.lti.storage_launch import WithoutCookie, nonce_key, state_key, without_cookie
+from lti_tool.lti.storage_launch import begin as begin_storage_launch
+from lti_tool.lti.storage_launch import finish as finish_storage_launch
 from lti_tool.models.course import roster_stale
 from lti_tool.models.types import utcnow
 from lti_tool.services.launches import record_launch
+from lti_tool.web import launch_token
 from lti_tool.web.binding import bind
 from lti_tool.web.context import after_this_request_commit, request_db, request_store, runtime
 from lti_tool.web.cookies import delete_tool_cookie, set_tool_cookie
@@ -56,7 +60,17 @@ def login(registration_uuid: str | None = None) -> Response:
     target = start_login(
         params, request_db(), request_store(), rt.settings, rt.registrations, registration_uuid
     )
-    response = redirect(target.url, code=302)
+    if target.storage_target:  # the LMS offers platform storage: store state and nonce there
+        response = make_response(
+            render_template(
+                "lti/storage_login.html",
+                login=target,
+                state_key=state_key(target.state),
+                nonce_key=nonce_key(target.nonce),
+            )
+        )
+    else:
+        response = redirect(target.url, code=302)
     set_tool_cookie(response, target.cookie_name, target.state, target.max_age, path="/lti/")
     return response
 
@@ -65,9 +79,47 @@ def login(registration_uuid: str | None = None) -> Response:
 def launch() -> Response:
     rt = runtime()
     db = request_db()
+    blocked = without_cookie(request.form, request.cookies, request_store())
+    if blocked is not None:  # no state cookie came back: platform storage, or a way out
+        return storage_launch_page(blocked)
     valid = validate_launch(
         request.form, request.cookies, db, request_store(), rt.platform_keys, rt.settings
     )
+    return complete_launch(valid)
+
+
+def storage_launch_page(blocked: WithoutCookie) -> Response:
+    """The id_token checked now; the page then proves the state by the LMS's storage, or
+    (no storage offered) says how to open the tool in a new window."""
+    if not blocked.storage_target:
+        log.warning(
+            "refused %s %s from %s: state cookie missing and no platform storage "
+            "(cookies blocked in the LMS frame)",
+            request.method,
+            request.path,
+            request.remote_addr,
+        )
+        page = render_template("lti/cookies_blocked.html", launch_url=blocked.target_link_uri)
+        return make_response(page, 400)
+    rt = runtime()
+    proof = begin_storage_launch(request.form, request_store(), rt.platform_keys, rt.settings)
+    page = render_template(
+        "lti/storage_launch.html", proof=proof, launch_url=blocked.target_link_uri
+    )
+    return make_response(page)
+
+
+@bp.post("/lti/launch/storage")
+def launch_by_storage() -> Response:
+    """The state and nonce read back from the LMS's storage, for a launch without cookies."""
+    valid = finish_storage_launch(request.form, request_db(), request_store(), runtime().settings)
+    return complete_launch(valid, cookieless=True)
+
+
+def complete_launch(valid: ValidLaunch, cookieless: bool = False) -> Response:
+    """Record a proven launch and open its landing page."""
+    rt = runtime()
+    db = request_db()
     message = valid.message
     record = record_launch(db, valid)
     maybe_sync_roster(rt, record)
@@ -80,6 +132,7 @@ def launch() -> Response:
         message_type=message.message_type,
         frame_origins=list(message.frame_origins),
         module_id=record.module_id,
+        cookieless=cookieless,
     )
     if message.is_deep_linking:
         # Kept for the deep-linking response, which another process may build.
@@ -88,7 +141,7 @@ def launch() -> Response:
         )
     log.info(
         "launch %s: %s as %s in context %s (registration %s)",
-        launch_id,
+        launch_token.redact(launch_id),
         message.message_type,
         record.role,
         record.id_on_platform,

@@ -1,0 +1,146 @@
+"""The launch without the state cookie, proven by LTI platform storage (lti.put_data/get_data).
+
+The login page stored the state and nonce in the platform's storage; at the launch the id_token
+is checked on the server first (the state is consumed then, so a replayed POST finds nothing),
+and the launch is parked under a one-time id until the browser reads the state and nonce back
+from the storage and posts them; only a match with what the login issued opens the course.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lti_tool.lti.errors import LaunchError, bad_request, not_trusted
+from lti_tool.lti.launch import ValidLaunch, check_token, lookup
+from lti_tool.lti.login import STATE_COOKIE_PREFIX, STATE_KEY
+from lti_tool.lti.message import parse_message
+from lti_tool.lti.platform_keys import PlatformKeys
+from lti_tool.settings import Settings
+from lti_tool.store import SharedStore
+
+PENDING_KEY = "lti_storage_launch:"
+# Long enough for one postMessage round trip to the LMS page, short enough to be useless later.
+PENDING_SECONDS = 120
+
+
+def state_key(state: str) -> str:
+    return f"lti_state_{state}"
+
+
+def nonce_key(nonce: str) -> str:
+    return f"lti_nonce_{nonce}"
+
+
+@dataclass(frozen=True)
+class WithoutCookie:
+    """A launch whose state cookie did not come back, and what its login recorded."""
+
+    state: str
+    storage_target: str | None
+    storage_origin: str
+    target_link_uri: str
+
+
+@dataclass(frozen=True)
+class StorageProof:
+    """What the launch page needs to read the state back from the platform's storage."""
+
+    pending: str
+    target: str
+    origin: str
+    state_key: str
+    nonce_key: str
+
+
+def without_cookie(
+    form: Mapping[str, str], cookies: Mapping[str, str], store: SharedStore
+) -> WithoutCookie | None:
+    """The login's record when the browser did not return the state cookie; None when the
+    cookie came back or the state is unknown (the cookie path then decides as always)."""
+    state = form.get("state", "")
+    if not state or not form.get("id_token") or form.get("error"):
+        return None
+    if cookies.get(STATE_COOKIE_PREFIX + state) == state:
+        return None
+    record = store.get(STATE_KEY + state)
+    if not isinstance(record, dict):
+        return None
+    return WithoutCookie(
+        state=state,
+        storage_target=record.get("storage_target"),
+        storage_origin=record.get("storage_origin") or "",
+        target_link_uri=record.get("target_link_uri") or "",
+    )
+
+
+def _used_or_expired() -> LaunchError:
+    return bad_request(
+        "This launch was already used or has expired",
+        "Each launch can be used once, within a few minutes. Open the tool again from your course.",
+        "storage launch: state or pending launch unknown, expired or already consumed (replay?)",
+    )
+
+
+def begin(
+    form: Mapping[str, str], store: SharedStore, keys: PlatformKeys, settings: Settings
+) -> StorageProof:
+    """Consume the state, check the id_token, and park the launch until the storage answers."""
+    state = form.get("state", "")
+    record = store.take(STATE_KEY + state)
+    if record is None or not record.get("storage_target"):
+        raise _used_or_expired()
+    message = check_token(form.get("id_token", ""), record, keys, settings)
+    pending = secrets.token_urlsafe(24)
+    store.put(
+        PENDING_KEY + pending,
+        {
+            "claims": message.claims,
+            "registration": record["registration"],
+            "state": state,
+            "nonce": record["nonce"],
+        },
+        PENDING_SECONDS,
+    )
+    return StorageProof(
+        pending=pending,
+        target=record["storage_target"],
+        origin=record["storage_origin"],
+        state_key=state_key(state),
+        nonce_key=nonce_key(record["nonce"]),
+    )
+
+
+def _same(given: str, issued: Any) -> bool:
+    return hmac.compare_digest(given.encode(), str(issued).encode())
+
+
+def finish(
+    form: Mapping[str, str], session: Session, store: SharedStore, settings: Settings
+) -> ValidLaunch:
+    """The state and nonce the storage gave back must be the login's; the parked launch is
+    used once, right or wrong (no second guess)."""
+    parked: dict[str, Any] | None = store.take(PENDING_KEY + form.get("pending", ""))
+    if parked is None:
+        raise _used_or_expired()
+    if not _same(form.get("state", ""), parked["state"]):
+        raise not_trusted(
+            "The launch could not be verified",
+            "The LMS page did not give back the login this launch belongs to. Open the tool "
+            "again from your course.",
+            "storage launch: state from platform storage differs (state mismatch)",
+        )
+    if not _same(form.get("nonce", ""), parked["nonce"]):
+        raise not_trusted(
+            "The launch could not be verified",
+            "The LMS page did not give back the login this launch belongs to. Open the tool "
+            "again from your course.",
+            "storage launch: nonce from platform storage differs from the one issued",
+        )
+    message = parse_message(parked["claims"])
+    return lookup(session, parked["registration"], message, settings)
