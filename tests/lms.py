@@ -4,7 +4,9 @@ when they are `Secure` (browsers treat http://127.0.0.1 and localhost as secure 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -88,10 +90,31 @@ class Browser:
         return self.post(urljoin(resp.url, form["action"]), form["fields"])
 
     def follow_autoposts(self, resp: requests.Response, limit: int = 5) -> requests.Response:
-        while limit and 'id="autopost"' in resp.text:
-            resp = self.submit_autopost(resp)
+        while limit and ('id="autopost"' in resp.text or 'data-mode="login"' in resp.text):
+            if 'data-mode="login"' in resp.text:
+                # The tool's platform-storage login page: with no LMS frame to store in, its
+                # script goes straight on to the auth endpoint (the state cookie is set).
+                resp = self.get(storage_login_next(resp.text))
+            else:
+                resp = self.submit_autopost(resp)
             limit -= 1
         return resp
+
+
+def auth_url_of(login: requests.Response) -> str:
+    """The auth request a login answer sends the browser to: its redirect, or (the LMS
+    offered platform storage) the storage page's next step."""
+    if login.status_code == 302:
+        return str(login.headers["Location"])
+    assert login.status_code == 200, login.text[:300]
+    return storage_login_next(login.text)
+
+
+def storage_login_next(html: str) -> str:
+    """Where the tool's platform-storage login page sends the browser (its data-next)."""
+    found = re.search(r'data-next="([^"]*)"', html)
+    assert found, html[:300]
+    return unescape(found.group(1))
 
 
 @dataclass

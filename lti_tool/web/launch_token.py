@@ -23,7 +23,8 @@ from werkzeug.wrappers import Response
 PREFIX = "t."
 SALT = "lti-tool-launch-token"
 CSRF_FIELD = "csrf_token"  # Flask-WTF's session key
-_TOKEN = re.compile(r"t\.[A-Za-z0-9_\-]{20,}(?:\.[A-Za-z0-9_\-]+)*")
+# "t." + itsdangerous' payload (a leading "." when compressed), timestamp and signature.
+_TOKEN = re.compile(r"t\.\.?[A-Za-z0-9_\-]{16,}(?:\.[A-Za-z0-9_\-]+){2}")
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
@@ -73,26 +74,30 @@ class RedactTokens(logging.Filter):
         return True
 
 
+# Loggers whose records can carry a launch path: request lines, the app's own warnings.
+LOGGERS = ("werkzeug", "lti_tool", "lti_tool.launch", "gunicorn.error")
+
+
 def install_log_filter() -> None:
-    """On every handler of the root logger (werkzeug's request lines propagate there)."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactTokens) for f in handler.filters):
-            handler.addFilter(RedactTokens())
+    """On the loggers that write request paths (before any handler sees the record) and on
+    every handler of the root logger (for the records of any other logger)."""
+    targets: list[logging.Filterer] = [logging.getLogger(name) for name in LOGGERS]
+    targets += logging.getLogger().handlers
+    for target in targets:
+        if not any(isinstance(f, RedactTokens) for f in target.filters):
+            target.addFilter(RedactTokens())
 
 
 try:  # gunicorn is the production server; its access log has its own formatter
     from gunicorn.glogging import Logger as _GunicornLogger
 
     class GunicornLogger(_GunicornLogger):
-        """`--logger-class lti_tool.web.launch_token.GunicornLogger`: request line, path and
-        referrer in the access log without launch tokens."""
+        """`--logger-class lti_tool.web.launch_token.GunicornLogger`: every access-log atom
+        (request line, path, referrer, headers, environ) without launch tokens."""
 
         def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
             found = super().atoms(resp, req, environ, request_time)
-            for name in ("r", "U", "f"):
-                if isinstance(found.get(name), str):
-                    found[name] = redact(found[name])
-            return found
+            return {k: redact(v) if isinstance(v, str) else v for k, v in found.items()}
 
 except ImportError:  # pragma: no cover - gunicorn is in the prod extra only
     pass
