@@ -90,11 +90,15 @@ class Browser:
         return self.post(urljoin(resp.url, form["action"]), form["fields"])
 
     def follow_autoposts(self, resp: requests.Response, limit: int = 5) -> requests.Response:
-        while limit and ('id="autopost"' in resp.text or 'data-mode="login"' in resp.text):
-            if 'data-mode="login"' in resp.text:
-                # The tool's platform-storage login page: with no LMS frame to store in, its
-                # script goes straight on to the auth endpoint (the state cookie is set).
-                resp = self.get(storage_login_next(resp.text))
+        storage_steps = ('data-mode="login"', 'data-mode="clear"')
+        while limit and (
+            'id="autopost"' in resp.text or any(m in resp.text for m in storage_steps)
+        ):
+            if any(m in resp.text for m in storage_steps):
+                # The tool's platform-storage pages (the login's, and after a launch the cookie
+                # proved, the one that clears the stored copy): with no LMS frame to talk to,
+                # their script goes straight on to the next page.
+                resp = self.get(urljoin(resp.url, storage_login_next(resp.text)))
             else:
                 resp = self.submit_autopost(resp)
             limit -= 1
@@ -111,7 +115,7 @@ def auth_url_of(login: requests.Response) -> str:
 
 
 def storage_login_next(html: str) -> str:
-    """Where the tool's platform-storage login page sends the browser (its data-next)."""
+    """Where a tool's platform-storage page sends the browser next (its data-next)."""
     found = re.search(r'data-next="([^"]*)"', html)
     assert found, html[:300]
     return unescape(found.group(1))

@@ -18,13 +18,15 @@ from sqlalchemy.orm import Session
 
 from lti_tool.lti.errors import LaunchError, bad_request, not_trusted
 from lti_tool.lti.launch import ValidLaunch, check_token, lookup
-from lti_tool.lti.login import STATE_COOKIE_PREFIX, STATE_KEY
+from lti_tool.lti.login import STATE_KEY
 from lti_tool.lti.message import parse_message
 from lti_tool.lti.platform_keys import PlatformKeys
 from lti_tool.settings import Settings
 from lti_tool.store import SharedStore
 
 PENDING_KEY = "lti_storage_launch:"
+# Every cookie of the tool (state cookies, the session): one coming back means cookies work.
+TOOL_COOKIE_PREFIX = "lti_tool_"
 # Long enough for one postMessage round trip to the LMS page, short enough to be useless later.
 PENDING_SECONDS = 120
 
@@ -61,12 +63,13 @@ class StorageProof:
 def without_cookie(
     form: Mapping[str, str], cookies: Mapping[str, str], store: SharedStore
 ) -> WithoutCookie | None:
-    """The login's record when the browser did not return the state cookie; None when the
-    cookie came back or the state is unknown (the cookie path then decides as always)."""
+    """The login's record when the browser returned no cookie of the tool at all; None when
+    it returned some (this state's: the cookie path; another's: a state mismatch, refused
+    there) or the state is unknown (refused there as used or expired)."""
     state = form.get("state", "")
     if not state or not form.get("id_token") or form.get("error"):
         return None
-    if cookies.get(STATE_COOKIE_PREFIX + state) == state:
+    if any(name.startswith(TOOL_COOKIE_PREFIX) for name in cookies):
         return None
     record = store.get(STATE_KEY + state)
     if not isinstance(record, dict):

@@ -22,9 +22,13 @@ bp = Blueprint("storage", __name__)
 
 def tool_origins(platform_id: int) -> list[str]:
     """Origins the platform's tools launch from: the only senders the storage answers."""
-    rows = current_sandbox().db().execute(
-        select(SandboxTool.login_url, SandboxTool.redirect_uris).where(
-            SandboxTool.platform_id == platform_id
+    rows = (
+        current_sandbox()
+        .db()
+        .execute(
+            select(SandboxTool.login_url, SandboxTool.redirect_uris).where(
+                SandboxTool.platform_id == platform_id
+            )
         )
     )
     found = set()

@@ -52,6 +52,13 @@ def read(secret: str, launch_id: str, max_age: int) -> dict[str, Any] | None:
     return entry
 
 
+def store_key(launch_id: str) -> str:
+    """The shared store's key for a launch's data: a token is too long for the key column."""
+    if is_token(launch_id):
+        launch_id = PREFIX + hashlib.sha256(launch_id.encode()).hexdigest()
+    return "launch:" + launch_id
+
+
 def csrf_seed(secret: str, launch_id: str) -> str:
     """The CSRF secret of a cookie-less launch: bound to its token, kept nowhere."""
     return hmac.new(secret.encode(), b"csrf:" + launch_id.encode(), hashlib.sha256).hexdigest()

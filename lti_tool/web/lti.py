@@ -20,10 +20,12 @@ from lti_tool import keys
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import ValidLaunch, validate_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
+from lti_tool.lti.message import origin
 from lti_tool.lti.storage_launch import WithoutCookie, nonce_key, state_key, without_cookie
 from lti_tool.lti.storage_launch import begin as begin_storage_launch
 from lti_tool.lti.storage_launch import finish as finish_storage_launch
 from lti_tool.models.course import roster_stale
+from lti_tool.models.platform import Registration
 from lti_tool.models.types import utcnow
 from lti_tool.services.launches import record_launch
 from lti_tool.web import launch_token
@@ -137,7 +139,7 @@ def complete_launch(valid: ValidLaunch, cookieless: bool = False) -> Response:
     if message.is_deep_linking:
         # Kept for the deep-linking response, which another process may build.
         request_store().put(
-            f"launch:{launch_id}", message.claims, rt.settings.launch_session_seconds
+            launch_token.store_key(launch_id), message.claims, rt.settings.launch_session_seconds
         )
     log.info(
         "launch %s: %s as %s in context %s (registration %s)",
@@ -147,9 +149,28 @@ def complete_launch(valid: ValidLaunch, cookieless: bool = False) -> Response:
         record.id_on_platform,
         valid.registration_uuid,
     )
-    response = redirect(url_for("pages.landing", launch_id=launch_id), code=303)
+    landing = url_for("pages.landing", launch_id=launch_id)
+    response = redirect(landing, code=303)
+    if not cookieless and request.form.get("lti_storage_target"):
+        response = clear_storage_page(valid, landing)  # the cookie won; drop the stored copy
     delete_tool_cookie(response, STATE_COOKIE_PREFIX + request.form["state"], path="/lti/")
     return response
+
+
+def clear_storage_page(valid: ValidLaunch, landing: str) -> Response:
+    """A launch proven by its cookie whose login also stored state and nonce in the LMS's
+    storage (Canvas posts `lti_storage_target` back): clear those keys on the way to the
+    landing page, or each launch would leave two behind (Canvas: 4,096 characters a tool)."""
+    reg = request_db().get(Registration, valid.registration_id)
+    auth_origin = (origin(reg.auth_login_url) if reg is not None else None) or ""
+    page = render_template(
+        "lti/storage_clear.html",
+        target=request.form["lti_storage_target"],
+        origin=auth_origin,
+        keys=[state_key(request.form["state"]), nonce_key(str(valid.message.claims["nonce"]))],
+        landing=landing,
+    )
+    return make_response(page)
 
 
 def maybe_sync_roster(rt: Any, record: Any) -> None:

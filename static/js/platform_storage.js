@@ -86,11 +86,25 @@
     }, blocked);
   }
 
+  function clear(box) {
+    // The cookie carried this launch: drop the login's copy in storage without waiting for
+    // the answers (the messages are queued before the frame moves on).
+    var frame = storageFrame(box.dataset.target);
+    if (frame && box.dataset.origin) {
+      box.dataset.keys.split(" ").forEach(function (key) {
+        frame.postMessage({ subject: "lti.put_data", message_id: messageId(), key: key, value: null },
+          box.dataset.origin);
+      });
+    }
+    window.location.replace(box.dataset.next);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     fullWindowButtons();
     var box = document.getElementById("lti-storage");
     if (!box) { return; }
     if (box.dataset.mode === "login") { login(box); }
     if (box.dataset.mode === "launch") { launch(box); }
+    if (box.dataset.mode === "clear") { clear(box); }
   });
 })();

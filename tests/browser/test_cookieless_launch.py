@@ -93,3 +93,8 @@ def test_canvas_launch_keeps_the_cookie_where_the_browser_keeps_one(live_server,
     tool_frame = next(f for f in page.frames if f.url.startswith(live_server.tool_url))
     assert "/c/t." not in tool_frame.url
     assert "lti_tool_session" in _tool_cookies(page.context, live_server)
+    # the login's copy in the LMS's storage was cleared on the way (Canvas: 4,096 characters)
+    forwarding = next(f for f in page.frames if f.name == "post_message_forwarding")
+    left = "() => Object.keys(localStorage).filter(k => k.startsWith('lti|platform_storage|'))"
+    forwarding.wait_for_function(f"() => ({left})().length === 0", timeout=5000)
+    assert forwarding.evaluate(left) == []
