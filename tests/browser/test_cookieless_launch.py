@@ -98,3 +98,22 @@ def test_canvas_launch_keeps_the_cookie_where_the_browser_keeps_one(live_server,
     left = "() => Object.keys(localStorage).filter(k => k.startsWith('lti|platform_storage|'))"
     forwarding.wait_for_function(f"() => ({left})().length === 0", timeout=5000)
     assert forwarding.evaluate(left) == []
+
+
+def test_canvas_placement_without_cookies(live_server, cookieless) -> None:
+    """Deep linking through platform storage: the picker's forms and its signed answer work
+    with the session in the path alone."""
+    with live_server.rt.session_factory() as s:
+        teacher = people(s, "canvas")["teacher"][0]
+        course_id, _ = course_and_link(s, "canvas")
+    page = cookieless.new_page()
+    page.goto(f"{live_server.platform_url}/sandbox/canvas/courses/{course_id}")
+    page.get_by_role("button", name=f"Add mastery modules as {teacher.name}").click()
+    frame = page.frame_locator("iframe.tool")
+    frame.get_by_role("heading", name="Add modules to your course").wait_for(timeout=15000)
+    frame.get_by_label("Title").fill("Comparing fractions")
+    frame.get_by_role("button", name="Create module").click()
+    frame.get_by_label("Comparing fractions").check()
+    frame.get_by_role("button", name="Add to course").click()
+    frame.get_by_role("heading", name="Content added to Grade 5 Fractions").wait_for(timeout=15000)
+    assert _tool_cookies(cookieless, live_server) == []
