@@ -15,6 +15,9 @@
         // Not data: the LMS page's origin is unknown here, and Canvas listens on any.
         window.parent.postMessage(
           { subject: "requestFullWindowLaunch", data: { url: url, launchType: "new_window" } }, "*");
+        // An LMS without this message (Moodle) does nothing: say so, next to what to do instead.
+        var none = document.querySelector("[data-full-window-none]");
+        window.setTimeout(function () { if (none && document.hasFocus()) { none.hidden = false; } }, 1500);
       });
     });
   }
