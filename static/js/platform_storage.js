@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var WAIT_MS = 3000;
+  var RETRY_MS = 400;
 
   function fullWindowButtons() {
     var buttons = document.querySelectorAll("button[data-full-window]");
@@ -38,7 +39,13 @@
     return new Promise(function (resolve, reject) {
       var id = messageId();
       var timer = window.setTimeout(function () { done(); reject(new Error("no answer")); }, WAIT_MS);
-      function done() { window.clearTimeout(timer); window.removeEventListener("message", listen); }
+      // Posted again until answered (same message_id): the LMS's frame may still be loading.
+      var again = window.setInterval(post, RETRY_MS);
+      function done() {
+        window.clearTimeout(timer);
+        window.clearInterval(again);
+        window.removeEventListener("message", listen);
+      }
       function listen(event) {
         var data = event.data;
         if (event.origin !== origin || !data || data.message_id !== id) { return; }
@@ -49,7 +56,8 @@
       window.addEventListener("message", listen);
       var message = { subject: subject, message_id: id };
       Object.keys(fields).forEach(function (k) { message[k] = fields[k]; });
-      frame.postMessage(message, origin);
+      function post() { frame.postMessage(message, origin); }
+      post();
     });
   }
 

@@ -88,10 +88,16 @@ def test_moodle_launch_without_cookies_says_open_in_a_new_window(
     page.screenshot(path=str(artifacts / "launch-moodle-cookieless.png"), full_page=True)
 
 
-def test_canvas_launch_keeps_the_cookie_where_the_browser_keeps_one(live_server, page) -> None:
+def test_canvas_launch_keeps_the_cookie_where_the_browser_keeps_one(
+    live_server, page, artifacts
+) -> None:
     """Storage offered but the partitioned cookie came back: the cookie session, no token."""
     page, frame = _launch(live_server, page.context, "canvas", "student")
-    frame.get_by_role("heading", level=1, name="Your path").wait_for(timeout=15000)
+    try:
+        frame.get_by_role("heading", level=1, name="Your path").wait_for(timeout=15000)
+    finally:
+        page.screenshot(path=str(artifacts / "launch-canvas-cookie-kept.png"), full_page=True)
+        print([f.url for f in page.frames])
     tool_frame = next(f for f in page.frames if f.url.startswith(live_server.tool_url))
     assert "/c/t." not in tool_frame.url
     assert "lti_tool_session" in _tool_cookies(page.context, live_server)
@@ -119,3 +125,67 @@ def test_canvas_placement_without_cookies(live_server, cookieless) -> None:
     frame.get_by_role("button", name="Add to course").click()
     frame.get_by_role("heading", name="Content added to Grade 5 Fractions").wait_for(timeout=15000)
     assert _tool_cookies(cookieless, live_server) == []
+
+
+ASK = """async ([messages, target]) => {
+  const frame = target === "_parent" ? window.parent : window.parent.frames[target];
+  const answers = [];
+  for (const m of messages) {
+    answers.push(await new Promise((resolve) => {
+      const listen = (e) => {
+        if (e.data && e.data.message_id === m.message_id) {
+          window.removeEventListener("message", listen);
+          resolve({origin: e.origin, ...e.data});
+        }
+      };
+      window.addEventListener("message", listen);
+      frame.postMessage(m, target === "_parent" ? "*" : ORIGIN);
+    }));
+  }
+  return answers;
+}"""
+
+
+def test_sandbox_canvas_storage_answers_as_canvas_does(live_server, page) -> None:
+    """The platform side the tool relies on: capabilities, put/get/delete per tool, the old
+    subjects, Canvas' size limit, and no answer to a sender that is not a tool."""
+    page, frame = _launch(live_server, page.context, "canvas", "student")
+    frame.get_by_role("heading", level=1, name="Your path").wait_for(timeout=15000)
+    tool = next(f for f in page.frames if f.url.startswith(live_server.tool_url))
+    ask = ASK.replace("ORIGIN", repr(live_server.platform_url))
+
+    def m(i: int, subject: str, **fields: object) -> dict[str, object]:
+        return {"subject": subject, "message_id": f"m{i}", **fields}
+
+    caps = tool.evaluate(ask, [[m(0, "lti.capabilities")], "_parent"])[0]
+    assert caps["subject"] == "lti.capabilities.response"
+    assert {"subject": "lti.put_data", "frame": "post_message_forwarding"} in caps[
+        "supported_messages"
+    ]
+    put, get, old_get, delete, gone = tool.evaluate(
+        ask,
+        [
+            [
+                m(1, "lti.put_data", key="k", value="v1"),
+                m(2, "lti.get_data", key="k"),
+                m(3, "org.imsglobal.lti.get_data", key="k"),
+                m(4, "lti.put_data", key="k", value=None),
+                m(5, "lti.get_data", key="k"),
+            ],
+            "post_message_forwarding",
+        ],
+    )
+    assert put["subject"] == "lti.put_data.response" and put["value"] == "v1"
+    assert put["origin"] == live_server.platform_url  # answers come from the auth origin
+    assert get["value"] == "v1" and old_get["subject"] == "org.imsglobal.lti.get_data.response"
+    assert old_get["value"] == "v1" and delete["value"] is None and gone["value"] is None
+    full = tool.evaluate(
+        ask, [[m(6, "lti.put_data", key="big", value="x" * 4100)], "post_message_forwarding"]
+    )[0]
+    assert full["error"]["code"] == "storage_exhaustion"
+    # the LMS page itself is not a tool: the frame refuses its origin
+    sandbox_page = page.evaluate(
+        ask.replace("window.parent.frames[target]", "window.frames[target]"),
+        [[m(7, "lti.get_data", key="k")], "post_message_forwarding"],
+    )[0]
+    assert sandbox_page["error"]["code"] == "wrong_origin"
