@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lti_tool.lti.errors import LaunchError, bad_request, not_trusted
+from lti_tool.lti.errors import LaunchError, bad_request, forbidden, not_trusted
 from lti_tool.lti.launch import ValidLaunch, check_token, lookup
 from lti_tool.lti.login import STATE_KEY
-from lti_tool.lti.message import parse_message
+from lti_tool.lti.message import origin, parse_message
 from lti_tool.lti.platform_keys import PlatformKeys
 from lti_tool.settings import Settings
 from lti_tool.store import SharedStore
@@ -124,10 +124,23 @@ def _same(given: str, issued: Any) -> bool:
 
 
 def finish(
-    form: Mapping[str, str], session: Session, store: SharedStore, settings: Settings
+    form: Mapping[str, str],
+    request_origin: str | None,
+    session: Session,
+    store: SharedStore,
+    settings: Settings,
 ) -> ValidLaunch:
     """The state and nonce the storage gave back must be the login's; the parked launch is
-    used once, right or wrong (no second guess)."""
+    used once, right or wrong (no second guess). Only the tool's own launch page may post
+    them: with no cookie to bind the browser, a cross-site form carrying values an attacker
+    learnt from their own launch would otherwise log a victim into the attacker's session."""
+    if request_origin != origin(settings.base_url):
+        raise forbidden(
+            "The launch could not be verified",
+            "This step of the launch must come from the tool's own page. Open the tool again "
+            "from your course.",
+            f"storage launch: posted from origin {request_origin!r}, not the tool's",
+        )
     parked: dict[str, Any] | None = store.take(PENDING_KEY + form.get("pending", ""))
     if parked is None:
         raise _used_or_expired()

@@ -71,6 +71,7 @@ def login(registration_uuid: str | None = None) -> Response:
                 nonce_key=nonce_key(target.nonce),
             )
         )
+        no_store(response)  # it names a state and nonce
     else:
         response = redirect(target.url, code=302)
     set_tool_cookie(response, target.cookie_name, target.state, target.max_age, path="/lti/")
@@ -102,19 +103,31 @@ def storage_launch_page(blocked: WithoutCookie) -> Response:
             request.remote_addr,
         )
         page = render_template("lti/cookies_blocked.html", launch_url=blocked.target_link_uri)
-        return make_response(page, 400)
+        return no_store(make_response(page, 400))
     rt = runtime()
     proof = begin_storage_launch(request.form, request_store(), rt.platform_keys, rt.settings)
     page = render_template(
         "lti/storage_launch.html", proof=proof, launch_url=blocked.target_link_uri
     )
-    return make_response(page)
+    return no_store(make_response(page))
+
+
+def no_store(response: Response) -> Response:
+    """A page of one launch (a parked launch's id, storage keys): never kept by a cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/lti/launch/storage")
 def launch_by_storage() -> Response:
     """The state and nonce read back from the LMS's storage, for a launch without cookies."""
-    valid = finish_storage_launch(request.form, request_db(), request_store(), runtime().settings)
+    valid = finish_storage_launch(
+        request.form,
+        request.headers.get("Origin"),
+        request_db(),
+        request_store(),
+        runtime().settings,
+    )
     return complete_launch(valid, cookieless=True)
 
 
@@ -170,7 +183,7 @@ def clear_storage_page(valid: ValidLaunch, landing: str) -> Response:
         keys=[state_key(request.form["state"]), nonce_key(str(valid.message.claims["nonce"]))],
         landing=landing,
     )
-    return make_response(page)
+    return no_store(make_response(page))
 
 
 def maybe_sync_roster(rt: Any, record: Any) -> None:

@@ -80,8 +80,10 @@ class CookielessCanvas:
         b, stored, launch_form = self.login()
         return Launch(b, stored, launch_form, self.post_launch(b, launch_form))
 
-    def finish(self, launch: Launch, **change: str) -> requests.Response:
-        """What the launch page's script posts: the values read back from storage."""
+    def finish(self, launch: Launch, origin: str = "", **change: str) -> requests.Response:
+        """What the launch page's script posts: the values read back from storage (a form of
+        the tool's own page: the browser names the tool's origin)."""
+        origin = origin or self.server.tool_url
         page = _data(launch.answer.text)
         form = forms(launch.answer.text)[0]
         fields = {
@@ -93,6 +95,7 @@ class CookielessCanvas:
         return requests.post(
             urljoin(launch.answer.url, form["action"]),
             data=fields,
+            headers={"Origin": origin},
             allow_redirects=False,
             timeout=10,
         )
@@ -109,6 +112,7 @@ def test_storage_proves_the_launch_and_the_session_needs_no_cookie(live_server) 
     assert launch.answer.status_code == 200, launch.answer.text[:500]
     page = _data(launch.answer.text)
     assert page["mode"] == "launch" and page["origin"] == live_server.platform_url
+    assert launch.answer.headers["Cache-Control"] == "no-store"
     assert set(launch.stored) == {page["state-key"], page["nonce-key"]}
     assert memberships(live_server.rt) == 0  # nothing before the storage answered
 
@@ -185,6 +189,17 @@ def test_state_mismatch_from_storage_is_refused_and_burns_the_launch(live_server
     retry = canvas.finish(launch)
     assert retry.status_code == 400 and "already used or has expired" in retry.text
     assert memberships(live_server.rt) == 0
+
+
+def test_the_last_step_from_another_site_is_refused(live_server) -> None:
+    """Login CSRF without cookies: an attacker's page posting the values of the attacker's
+    own launch from the victim's browser. Browsers name the posting page's origin."""
+    canvas = CookielessCanvas(live_server)
+    launch = canvas.launch()
+    forged = canvas.finish(launch, origin="https://attacker.example")
+    assert forged.status_code == 403 and "must come from the tool" in forged.text
+    assert memberships(live_server.rt) == 0
+    assert canvas.finish(launch).status_code == 303  # refused before the launch was used
 
 
 def test_storage_that_answers_nothing_is_refused(live_server) -> None:
