@@ -20,15 +20,12 @@ from lti_tool import keys
 from lti_tool.lti.errors import LaunchError
 from lti_tool.lti.launch import ValidLaunch, validate_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
-from lti_tool.lti.message import origin
-from lti_tool.lti.storage_launch import WithoutCookie, nonce_key, state_key, without_cookie
-from lti_tool.lti.storage_launch import begin as begin_storage_launch
 from lti_tool.lti.storage_launch import finish as finish_storage_launch
+from lti_tool.lti.storage_launch import without_cookie
 from lti_tool.models.course import roster_stale
-from lti_tool.models.platform import Registration
 from lti_tool.models.types import utcnow
 from lti_tool.services.launches import record_launch
-from lti_tool.web import launch_token
+from lti_tool.web import launch_token, storage_pages
 from lti_tool.web.binding import bind
 from lti_tool.web.context import after_this_request_commit, request_db, request_store, runtime
 from lti_tool.web.cookies import delete_tool_cookie, set_tool_cookie
@@ -63,15 +60,7 @@ def login(registration_uuid: str | None = None) -> Response:
         params, request_db(), request_store(), rt.settings, rt.registrations, registration_uuid
     )
     if target.storage_target:  # the LMS offers platform storage: store state and nonce there
-        response = make_response(
-            render_template(
-                "lti/storage_login.html",
-                login=target,
-                state_key=state_key(target.state),
-                nonce_key=nonce_key(target.nonce),
-            )
-        )
-        no_store(response)  # it names a state and nonce
+        response = storage_pages.login_page(target)
     else:
         response = redirect(target.url, code=302)
     set_tool_cookie(response, target.cookie_name, target.state, target.max_age, path="/lti/")
@@ -84,38 +73,11 @@ def launch() -> Response:
     db = request_db()
     blocked = without_cookie(request.form, request.cookies, request_store())
     if blocked is not None:  # no state cookie came back: platform storage, or a way out
-        return storage_launch_page(blocked)
+        return storage_pages.launch_page(blocked)
     valid = validate_launch(
         request.form, request.cookies, db, request_store(), rt.platform_keys, rt.settings
     )
     return complete_launch(valid)
-
-
-def storage_launch_page(blocked: WithoutCookie) -> Response:
-    """The id_token checked now; the page then proves the state by the LMS's storage, or
-    (no storage offered) says how to open the tool in a new window."""
-    if not blocked.storage_target:
-        log.warning(
-            "refused %s %s from %s: state cookie missing and no platform storage "
-            "(cookies blocked in the LMS frame)",
-            request.method,
-            request.path,
-            request.remote_addr,
-        )
-        page = render_template("lti/cookies_blocked.html", launch_url=blocked.target_link_uri)
-        return no_store(make_response(page, 400))
-    rt = runtime()
-    proof = begin_storage_launch(request.form, request_store(), rt.platform_keys, rt.settings)
-    page = render_template(
-        "lti/storage_launch.html", proof=proof, launch_url=blocked.target_link_uri
-    )
-    return no_store(make_response(page))
-
-
-def no_store(response: Response) -> Response:
-    """A page of one launch (a parked launch's id, storage keys): never kept by a cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.post("/lti/launch/storage")
@@ -165,25 +127,9 @@ def complete_launch(valid: ValidLaunch, cookieless: bool = False) -> Response:
     landing = url_for("pages.landing", launch_id=launch_id)
     response = redirect(landing, code=303)
     if not cookieless and request.form.get("lti_storage_target"):
-        response = clear_storage_page(valid, landing)  # the cookie won; drop the stored copy
+        response = storage_pages.clear_page(valid, landing)  # the cookie won: drop the copy
     delete_tool_cookie(response, STATE_COOKIE_PREFIX + request.form["state"], path="/lti/")
     return response
-
-
-def clear_storage_page(valid: ValidLaunch, landing: str) -> Response:
-    """A launch proven by its cookie whose login also stored state and nonce in the LMS's
-    storage (Canvas posts `lti_storage_target` back): clear those keys on the way to the
-    landing page, or each launch would leave two behind (Canvas: 4,096 characters a tool)."""
-    reg = request_db().get(Registration, valid.registration_id)
-    auth_origin = (origin(reg.auth_login_url) if reg is not None else None) or ""
-    page = render_template(
-        "lti/storage_clear.html",
-        target=request.form["lti_storage_target"],
-        origin=auth_origin,
-        keys=[state_key(request.form["state"]), nonce_key(str(valid.message.claims["nonce"]))],
-        landing=landing,
-    )
-    return no_store(make_response(page))
 
 
 def maybe_sync_roster(rt: Any, record: Any) -> None:
