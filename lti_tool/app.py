@@ -62,6 +62,7 @@ def create_app(
         classview,
         course_copy,
         guards,
+        launch_token,
         learner,
         lti,
         pages,
@@ -74,6 +75,7 @@ def create_app(
 
     csrf.init_app(app)
     csrf.exempt(lti.bp)  # platforms POST login and launch; the id_token is the proof
+    launch_token.init_app(app)  # cookie-less launches: CSRF bound to the launch token
     app.register_blueprint(lti.bp)
     # The LMS opens it cross-site without a session; the invite and its token are the proof.
     csrf.exempt(registration.bp)

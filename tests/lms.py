@@ -4,7 +4,9 @@ when they are `Secure` (browsers treat http://127.0.0.1 and localhost as secure 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -88,10 +90,35 @@ class Browser:
         return self.post(urljoin(resp.url, form["action"]), form["fields"])
 
     def follow_autoposts(self, resp: requests.Response, limit: int = 5) -> requests.Response:
-        while limit and 'id="autopost"' in resp.text:
-            resp = self.submit_autopost(resp)
+        storage_steps = ('data-mode="login"', 'data-mode="clear"')
+        while limit and (
+            'id="autopost"' in resp.text or any(m in resp.text for m in storage_steps)
+        ):
+            if any(m in resp.text for m in storage_steps):
+                # The tool's platform-storage pages (the login's, and after a launch the cookie
+                # proved, the one that clears the stored copy): with no LMS frame to talk to,
+                # their script goes straight on to the next page.
+                resp = self.get(urljoin(resp.url, storage_login_next(resp.text)))
+            else:
+                resp = self.submit_autopost(resp)
             limit -= 1
         return resp
+
+
+def auth_url_of(login: requests.Response) -> str:
+    """The auth request a login answer sends the browser to: its redirect, or (the LMS
+    offered platform storage) the storage page's next step."""
+    if login.status_code == 302:
+        return str(login.headers["Location"])
+    assert login.status_code == 200, login.text[:300]
+    return storage_login_next(login.text)
+
+
+def storage_login_next(html: str) -> str:
+    """Where a tool's platform-storage page sends the browser next (its data-next)."""
+    found = re.search(r'data-next="([^"]*)"', html)
+    assert found, html[:300]
+    return unescape(found.group(1))
 
 
 @dataclass

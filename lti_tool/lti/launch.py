@@ -23,7 +23,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.errors import ADMIN_HINT, LaunchError, bad_request, forbidden, not_trusted
-from lti_tool.lti.login_state import STATE_COOKIE_PREFIX, LoginStates
+from lti_tool.lti.login_state import STATE_COOKIE_PREFIX, LoginRecord, LoginStates
 from lti_tool.lti.message import LaunchMessage, claim_error, parse_message
 from lti_tool.lti.platform_keys import PlatformKeyError, PlatformKeys
 from lti_tool.lti.registrations import record_deployment
@@ -165,7 +165,20 @@ def validate_launch(
             "open the tool in a new window.",
             "launch: state cookie missing or different (state mismatch or cookies blocked)",
         )
+    message = check_token(id_token, record, keys, settings)
+    # The token is genuine and answers this login: its one use is spent with the lookup
+    # (in the same statement on PostgreSQL), and a second post of it, on any process, is
+    # refused. A refused launch spends nothing, and a repeat of it is refused the same way.
+    spend = states.spend_params(store, state, expires)
+    if spend is None and not states.spend(store, state, expires):
+        raise _used_or_expired()
+    return lookup(session, record.registration, message, settings, spend)
 
+
+def check_token(
+    id_token: str, record: LoginRecord, keys: PlatformKeys, settings: Settings
+) -> LaunchMessage:
+    """Every check of the id_token against the login's record (the state already proven)."""
     header, payload = _split(id_token)
     alg = header.get("alg")
     if alg != "RS256":
@@ -232,13 +245,7 @@ def validate_launch(
             f"{record.target_link_uri!r}",
             "The launch opens something else than the login asked for.",
         )
-    # The token is genuine and answers this login: its one use is spent with the lookup
-    # (in the same statement on PostgreSQL), and a second post of it, on any process, is
-    # refused. A refused launch spends nothing, and a repeat of it is refused the same way.
-    spend = states.spend_params(store, state, expires)
-    if spend is None and not states.spend(store, state, expires):
-        raise _used_or_expired()
-    return _lookup(session, record.registration, message, settings, spend)
+    return message
 
 
 # One round trip after the token is proven: the registration, the deployment and what a
@@ -286,7 +293,7 @@ _LOOKUP = (
 _LOOKUP_SPENDING = carrying_add(_LOOKUP)
 
 
-def _lookup(
+def lookup(
     session: Session,
     registration_id: int,
     message: LaunchMessage,

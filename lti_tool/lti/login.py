@@ -31,6 +31,8 @@ class LoginRedirect:
     max_age: int
     storage_target: str | None
     auth_origin: str
+    # LTI platform storage (lti/storage_launch.py): the page stores the nonce too.
+    nonce: str = ""
 
 
 def _origin(url: str) -> str:
@@ -117,4 +119,5 @@ def start_login(
         max_age=begun.max_age,
         storage_target=params.get("lti_storage_target") or None,
         auth_origin=_origin(reg.auth_login_url),
+        nonce=begun.nonce,
     )

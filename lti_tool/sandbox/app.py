@@ -26,6 +26,7 @@ from lti_tool.sandbox import (
     registration_endpoints,
     registration_pages,
     scores,
+    storage,
     token_endpoint,
 )
 from lti_tool.sandbox.services import Sandbox
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     gradebook.bp,
     native_pages.bp,
     native_forms.bp,
+    storage.bp,
 )
 
 

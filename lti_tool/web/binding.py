@@ -16,6 +16,7 @@ from flask import abort, current_app, g, session
 
 from lti_tool.lti.roles import MENTOR, STUDENT, TEACHER
 from lti_tool.models.course import Context, Membership, User
+from lti_tool.web import launch_token
 from lti_tool.web.context import request_db, runtime
 
 MAX_LAUNCHES = 6
@@ -46,7 +47,9 @@ def bind(
     message_type: str,
     frame_origins: list[str] | None = None,
     module_id: int | None = None,
+    cookieless: bool = False,
 ) -> str:
+    """The launch id the tool's URLs carry; `cookieless`: the binding signed into it."""
     launch_id = secrets.token_urlsafe(12)
     launches: dict[str, dict[str, Any]] = dict(session.get("launches", {}))
     now = int(time.time())
@@ -64,6 +67,10 @@ def bind(
         "m": module_id,
         "exp": now + runtime().settings.launch_session_seconds,
     }
+    if cookieless:  # the browser keeps no cookie (web/launch_token.py)
+        return launch_token.issue(
+            current_app.config["SECRET_KEY"], {**launches[launch_id], "n": launch_id}
+        )
     session["launches"] = launches
     session.permanent = True
     return launch_id
@@ -71,6 +78,9 @@ def bind(
 
 def current_binding(launch_id: str) -> Binding:
     entry = session.get("launches", {}).get(launch_id)
+    if entry is None and launch_token.is_token(launch_id):
+        seconds = runtime().settings.launch_session_seconds
+        entry = launch_token.read(current_app.config["SECRET_KEY"], launch_id, seconds)
     if not entry or entry.get("exp", 0) <= time.time():
         abort(401, description="expired")
     return Binding(

@@ -1,11 +1,11 @@
 """Per-client rate limits on the endpoints anyone may call without logging in (the LTI login
 and launch), so one client cannot flood the store or the platform key fetches.
 
-Only those two views count: the check wraps them and nothing else, so every other page pays
-nothing. Counts are fixed windows kept in Redis when the tool has one (one round trip, every
-process shares them), otherwise in the process's memory (each process counts for itself). The
-client is `request.remote_addr`, which is the browser's address once ProxyFix has read the
-trusted proxies' headers.
+Only those views count (with the second half of a launch by platform storage): the check wraps
+them and nothing else, so every other page pays nothing. Counts are fixed windows kept in Redis
+when the tool has one (one round trip, every process shares them), otherwise in the process's
+memory (each process counts for itself). The client is `request.remote_addr`, which is the
+browser's address once ProxyFix has read the trusted proxies' headers.
 """
 
 from __future__ import annotations
@@ -27,7 +27,12 @@ from lti_tool.settings import Settings
 log = logging.getLogger("lti_tool.limits")
 
 # endpoint -> the setting that limits it
-LIMITED = {"lti.login": "rate_limit_login", "lti.launch": "rate_limit_launch"}
+LIMITED = {
+    "lti.login": "rate_limit_login",
+    "lti.launch": "rate_limit_launch",
+    # the second half of a launch without cookies (platform storage)
+    "lti.launch_by_storage": "rate_limit_launch",
+}
 
 Clock = Callable[[], float]
 

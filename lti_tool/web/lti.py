@@ -20,13 +20,17 @@ from lti_tool import keys
 from lti_tool.lti.context_history import PARAM as HISTORY_PARAM
 from lti_tool.lti.context_history import VARIABLE as HISTORY_VARIABLE
 from lti_tool.lti.errors import LaunchError
-from lti_tool.lti.launch import validate_launch
+from lti_tool.lti.launch import ValidLaunch, validate_launch
 from lti_tool.lti.login import STATE_COOKIE_PREFIX, start_login
 from lti_tool.lti.roles import TEACHER
+from lti_tool.lti.storage_launch import finish as finish_storage_launch
+from lti_tool.lti.storage_launch import remember as remember_storage_login
+from lti_tool.lti.storage_launch import without_cookie
 from lti_tool.models.course import roster_stale
 from lti_tool.models.types import utcnow
 from lti_tool.services import course_copy
 from lti_tool.services.launches import record_launch
+from lti_tool.web import launch_token, storage_pages
 from lti_tool.web.binding import bind
 from lti_tool.web.context import after_this_request_commit, request_db, request_store, runtime
 from lti_tool.web.cookies import delete_tool_cookie, set_tool_cookie
@@ -60,7 +64,11 @@ def login(registration_uuid: str | None = None) -> Response:
     target = start_login(
         params, request_db(), rt.login_states, rt.settings, rt.registrations, registration_uuid
     )
-    response = redirect(target.url, code=302)
+    if target.storage_target:  # the LMS offers platform storage: store state and nonce there
+        remember_storage_login(request_store(), target)
+        response = storage_pages.login_page(target)
+    else:
+        response = redirect(target.url, code=302)
     set_tool_cookie(response, target.cookie_name, target.cookie_value, target.max_age, path="/lti/")
     return response
 
@@ -69,6 +77,11 @@ def login(registration_uuid: str | None = None) -> Response:
 def launch() -> Response:
     rt = runtime()
     db = request_db()
+    blocked = without_cookie(
+        request.form, request.cookies, request_store(), rt.login_states, rt.settings
+    )
+    if blocked is not None:  # no state cookie came back: platform storage, or a way out
+        return storage_pages.launch_page(blocked)
     valid = validate_launch(
         request.form,
         request.cookies,
@@ -78,6 +91,26 @@ def launch() -> Response:
         rt.settings,
         rt.login_states,
     )
+    return complete_launch(valid)
+
+
+@bp.post("/lti/launch/storage")
+def launch_by_storage() -> Response:
+    """The state and nonce read back from the LMS's storage, for a launch without cookies."""
+    valid = finish_storage_launch(
+        request.form,
+        request.headers.get("Origin"),
+        request_db(),
+        request_store(),
+        runtime().settings,
+    )
+    return complete_launch(valid, cookieless=True)
+
+
+def complete_launch(valid: ValidLaunch, cookieless: bool = False) -> Response:
+    """Record a proven launch and open its landing page."""
+    rt = runtime()
+    db = request_db()
     message = valid.message
     record = record_launch(db, valid)
     if record.role == TEACHER:
@@ -93,21 +126,25 @@ def launch() -> Response:
         message_type=message.message_type,
         frame_origins=list(message.frame_origins),
         module_id=record.module_id,
+        cookieless=cookieless,
     )
     if message.is_deep_linking:
         # Kept for the deep-linking response, which another process may build.
         request_store().put(
-            f"launch:{launch_id}", message.claims, rt.settings.launch_session_seconds
+            launch_token.store_key(launch_id), message.claims, rt.settings.launch_session_seconds
         )
     log.info(
         "launch %s: %s as %s in context %s (registration %s)",
-        launch_id,
+        launch_token.redact(launch_id),
         message.message_type,
         record.role,
         record.id_on_platform,
         valid.registration_uuid,
     )
-    response = redirect(url_for("pages.landing", launch_id=launch_id), code=303)
+    landing = url_for("pages.landing", launch_id=launch_id)
+    response = redirect(landing, code=303)
+    if not cookieless and request.form.get("lti_storage_target"):
+        response = storage_pages.clear_page(valid, landing)  # the cookie won: drop the copy
     delete_tool_cookie(response, STATE_COOKIE_PREFIX + request.form["state"], path="/lti/")
     return response
 

@@ -15,6 +15,7 @@ from lti_tool.models.platform import Registration
 from lti_tool.services.placements import never_placed, record_placed
 from lti_tool.services.setup_modules import ModuleValues, add_module
 from lti_tool.services.setup_tx import SetupRefused
+from lti_tool.web import launch_token
 from lti_tool.web.binding import requires
 from lti_tool.web.context import request_db, request_store, runtime
 from lti_tool.web.pages import course_modules
@@ -23,7 +24,7 @@ bp = Blueprint("placement", __name__)
 
 
 def _request_claims(launch_id: str) -> dict | None:
-    return request_store().get(f"launch:{launch_id}")  # type: ignore[no-any-return]
+    return request_store().get(launch_token.store_key(launch_id))  # type: ignore[no-any-return]
 
 
 @bp.get("/c/<launch_id>/place")
@@ -109,7 +110,7 @@ def send(launch_id: str) -> Response | str:
         token = response_jwt(claims, reg.client_id, kid, private, items)
     except PlacementError as exc:
         return redirect(url_for(".picker", launch_id=launch_id, error=str(exc)))
-    request_store().delete(f"launch:{launch_id}")  # one answer per dialog
+    request_store().delete(launch_token.store_key(launch_id))  # one answer per dialog
     record_placed(db, g.context.id, g.user.id, chosen)
     return_url = claims[DL + "deep_linking_settings"]["deep_link_return_url"]
     return render_template(

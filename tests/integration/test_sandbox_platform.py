@@ -8,7 +8,7 @@ import requests
 from sqlalchemy import select
 
 from lti_tool.sandbox.models import SandboxPlatform, SandboxTool
-from tests.lms import Browser, course_and_link, forms, people, query
+from tests.lms import Browser, auth_url_of, course_and_link, forms, people, query
 
 pytestmark = pytest.mark.postgres
 
@@ -28,7 +28,7 @@ def _auth_request(live_server, slug: str, **changes: str):
     initiate = b.get(f"{live_server.platform_url}/sandbox/{slug}/links/{link_id}/initiate")
     form = forms(initiate.text)[0]
     to_tool = b.http.post(form["action"], data=form["fields"], allow_redirects=False, timeout=10)
-    auth_url = to_tool.headers["Location"]
+    auth_url = auth_url_of(to_tool)
     params = {**query(auth_url), **changes}
     return b.get(auth_url.split("?", 1)[0], params=params), form["fields"]
 

@@ -32,7 +32,7 @@ from lti_tool.sandbox.models import (
 )
 from lti_tool.sandbox.platform import MEMBERSHIP, PlatformUrls
 from lti_tool.sandbox.roster import set_enrollment_status, unenroll
-from tests.lms import Browser, forms, people, query
+from tests.lms import Browser, auth_url_of, forms, people, query
 
 pytestmark = pytest.mark.postgres
 
@@ -492,7 +492,7 @@ def deep_linking_request(live_server, x: Lms) -> dict:
     )
     form = forms(b.get(f"{base}/links/{dl.id}/initiate").text)[0]
     to_tool = b.http.post(form["action"], data=form["fields"], allow_redirects=False, timeout=10)
-    auth_url = to_tool.headers["Location"]
+    auth_url = auth_url_of(to_tool)
     answer = b.get(auth_url.split("?", 1)[0], params=query(auth_url))
     token = forms(answer.text)[0]["fields"]["id_token"]
     return jwt.decode(token, options={"verify_signature": False})
