@@ -16,10 +16,11 @@ import random
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.mastery.numbers import same_score
+from lti_tool.models.bulk import update_rows
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import Runtime
@@ -70,7 +71,7 @@ def set_score(
     # One UPDATE naming every column, version bumped by the database: a worker may have
     # marked the row posted since it was read, and an ORM flush (which writes only the
     # attributes that changed from what it read) would keep that "posted" on the new value.
-    requeue(session, [{"row_id": row.id, "given": checked, "top": maximum, "now": now}])
+    requeue(session, [(row.id, checked, maximum, now)])
     return True
 
 
@@ -113,28 +114,25 @@ def needs_posting(
     return not (same_score(given, score) and same_score(given_max, maximum) and state != "failed")
 
 
-def requeue(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Newer values for rows already in the outbox, each with its version bumped by the
-    database and due now: one statement, executed for every row (no commit)."""
+def requeue(session: Session, rows: list[tuple[int, float, float, datetime]]) -> None:
+    """Newer values for rows already in the outbox, (id, score, maximum, due at), each with its
+    version bumped by the database and due then: one statement for them all (no commit)."""
     if not rows:
         return
     table = ScoreOutbox.__table__
-    session.connection().execute(
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(
-            score_given=bindparam("given"),
-            score_maximum=bindparam("top"),
-            version=table.c.version + 1,
-            state="pending",
-            attempts=0,
-            next_attempt_at=bindparam("now"),
-            last_error="",
-            updated_at=bindparam("now"),
-        ),
-        rows,
+    update_rows(
+        session,
+        table,
+        ("score_given", "score_maximum", "next_attempt_at", "updated_at"),
+        [(row_id, given, top, due, due) for row_id, given, top, due in rows],
+        {
+            "version": table.c.version + 1,
+            "state": "pending",
+            "attempts": 0,
+            "last_error": "",
+        },
     )
-    replaced = {r["row_id"] for r in rows}
+    replaced = {r[0] for r in rows}
     for obj in list(session.identity_map.values()):
         if isinstance(obj, ScoreOutbox) and obj.id in replaced:
             session.expire(obj)  # what the session holds would show the value replaced

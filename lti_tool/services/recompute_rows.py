@@ -34,8 +34,8 @@ class StoredStates:
     outbox: dict[tuple[int, int | None, int | None], tuple[Any, ...]]
     # (user, competency, module, score, maximum) of rows to insert
     new_outbox: list[tuple[Any, ...]] = field(default_factory=list)
-    # requeue()'s values for rows there
-    requeued: list[dict[str, Any]] = field(default_factory=list)
+    # (id, score, maximum, due at) of rows there: requeue()'s
+    requeued: list[tuple[Any, ...]] = field(default_factory=list)
 
     @classmethod
     def read(
@@ -100,7 +100,7 @@ class StoredStates:
         row_id, given, given_max, row_state = found
         if not needs_posting(given, given_max, row_state, checked, maximum):
             return False
-        self.requeued.append({"row_id": row_id, "given": checked, "top": maximum, "now": self.now})
+        self.requeued.append((row_id, checked, maximum, self.now))
         return True
 
 
