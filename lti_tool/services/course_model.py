@@ -338,7 +338,7 @@ def build_model(session: Session, context_id: int) -> CourseSnapshot:
     )
 
 
-# The evidence columns facts are built from, in this order (see evidence_rows).
+# The evidence columns facts are built from, in this order (student_evidence, _evidence_rows).
 EVIDENCE_COLUMNS = (
     Evidence.id,
     Evidence.user_id,
