@@ -16,10 +16,11 @@ import random
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.mastery.numbers import same_score
+from lti_tool.models.bulk import update_rows
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import Runtime
@@ -54,74 +55,84 @@ def set_score(
     score: float,
     maximum: float,
     now: datetime,
-    later: list[dict[str, Any]] | None = None,
 ) -> bool:
-    """`queue_score` on the pair's row already read, or a new one not yet added (a recompute
-    reads a course's outbox at once); False when nothing needs posting."""
-    # The last check before the LMS: whatever computed the score (a bug, a scale changed under
-    # old evidence), it never posts above its column's maximum (a "150 %" in the gradebook).
+    """`queue_score` on the pair's row already read, or a new one not yet added; False when
+    nothing needs posting."""
+    checked = postable(score, maximum, row.user_id, row.competency_id, row.module_id)
+    if checked is None:
+        return False
+    if row.id is None:
+        row.score_given, row.score_maximum = checked, maximum
+        row.next_attempt_at = row.updated_at = now
+        session.add(row)
+        return True
+    if not needs_posting(row.score_given, row.score_maximum, row.state, checked, maximum):
+        return False
+    # One UPDATE naming every column, version bumped by the database: a worker may have
+    # marked the row posted since it was read, and an ORM flush (which writes only the
+    # attributes that changed from what it read) would keep that "posted" on the new value.
+    requeue(session, [(row.id, checked, maximum, now)])
+    return True
+
+
+def postable(
+    score: float,
+    maximum: float,
+    user_id: int | None,
+    competency_id: int | None,
+    module_id: int | None,
+) -> float | None:
+    """The last check before the LMS, on plain values so a recompute of thousands needs no
+    ORM row: whatever computed the score (a bug, a scale changed under old evidence), it never
+    posts above its column's maximum (a "150 %" in the gradebook), nor a non-number."""
     if not (math.isfinite(score) and math.isfinite(maximum) and maximum > 0 and score >= 0):
         log.error(
             "score %r of %r for user %s, %s not queued: not a usable score",
             score,
             maximum,
-            row.user_id,
-            column_name(row),
+            user_id,
+            column_name(competency_id, module_id),
         )
-        return False
+        return None
     if score > maximum:
         log.warning(
             "score %g is above its column's maximum %g (user %s, %s): capped",
             score,
             maximum,
-            row.user_id,
-            column_name(row),
+            user_id,
+            column_name(competency_id, module_id),
         )
-        score = maximum
-    if row.id is None:
-        row.score_given, row.score_maximum = score, maximum
-        row.next_attempt_at = row.updated_at = now
-        session.add(row)
-        return True
-    if (
-        same_score(row.score_given, score)
-        and same_score(row.score_maximum, maximum)
-        and row.state != "failed"
-    ):
-        return False
-    # One UPDATE naming every column, version bumped by the database: a worker may have
-    # marked the row posted since it was read, and an ORM flush (which writes only the
-    # attributes that changed from what it read) would keep that "posted" on the new value.
-    values = {"row_id": row.id, "given": score, "top": maximum, "now": now}
-    if later is not None:
-        later.append(values)  # a recompute writes its thousands in one executemany
-    else:
-        requeue(session, [values])
-    return True
+        return maximum
+    return score
 
 
-def requeue(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Newer values for rows already in the outbox, each with its version bumped by the
-    database and due now: one statement, executed for every row (no commit)."""
+def needs_posting(
+    given: float | None, given_max: float | None, state: str | None, score: float, maximum: float
+) -> bool:
+    """A row holding another value, or one the LMS refused, takes the new one; a row already
+    holding this value (pending or posted) is left alone."""
+    return not (same_score(given, score) and same_score(given_max, maximum) and state != "failed")
+
+
+def requeue(session: Session, rows: list[tuple[int, float, float, datetime]]) -> None:
+    """Newer values for rows already in the outbox, (id, score, maximum, due at), each with its
+    version bumped by the database and due then: one statement for them all (no commit)."""
     if not rows:
         return
     table = ScoreOutbox.__table__
-    session.connection().execute(
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(
-            score_given=bindparam("given"),
-            score_maximum=bindparam("top"),
-            version=table.c.version + 1,
-            state="pending",
-            attempts=0,
-            next_attempt_at=bindparam("now"),
-            last_error="",
-            updated_at=bindparam("now"),
-        ),
-        rows,
+    update_rows(
+        session,
+        table,
+        ("score_given", "score_maximum", "next_attempt_at", "updated_at"),
+        [(row_id, given, top, due, due) for row_id, given, top, due in rows],
+        {
+            "version": table.c.version + 1,
+            "state": "pending",
+            "attempts": 0,
+            "last_error": "",
+        },
     )
-    replaced = {r["row_id"] for r in rows}
+    replaced = {r[0] for r in rows}
     for obj in list(session.identity_map.values()):
         if isinstance(obj, ScoreOutbox) and obj.id in replaced:
             session.expire(obj)  # what the session holds would show the value replaced
@@ -136,11 +147,11 @@ LMS_HOLDS_OPEN = (
 )
 
 
-def column_name(row: ScoreOutbox) -> str:
-    """Whose column a row is for, in a log line."""
-    if row.module_id is not None:
-        return f"unlock column of module {row.module_id}"
-    return f"competency {row.competency_id}"
+def column_name(competency_id: int | None, module_id: int | None) -> str:
+    """Whose column a score is for, in a log line."""
+    if module_id is not None:
+        return f"unlock column of module {module_id}"
+    return f"competency {competency_id}"
 
 
 def backoff(attempts: int) -> timedelta:

@@ -18,7 +18,15 @@ from .course import ClassState, MasteryResult, evaluate_class
 from .errors import ConfigError, EvidenceError, MasteryError, RuleError
 from .evaluate import Condition, Explanation, NextStep, explain
 from .evidence import Evidence, LineItemScore, OrderBy
-from .facts import ClassFacts, Completion, GroupMembership, Override, OverrideKind, Status
+from .facts import (
+    ClassFacts,
+    Completion,
+    EvidenceRow,
+    GroupMembership,
+    Override,
+    OverrideKind,
+    Status,
+)
 from .methods import (
     BKT,
     Average,
@@ -75,6 +83,7 @@ __all__ = [
     "DecayingAverage",
     "Evidence",
     "EvidenceError",
+    "EvidenceRow",
     "Explanation",
     "GroupMembership",
     "Highest",

@@ -3,14 +3,16 @@ class's facts (the product recomputes a course this way after every change it st
 
 from __future__ import annotations
 
+import math
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .columns import Frame, module_status, rows_holding
 from .errors import EvidenceError
-from .evidence import EMPTY_SERIES, LineItemScore, Series, timestamp
-from .facts import ClassFacts, OverrideKind, Status
+from .evidence import EMPTY_SERIES, Evidence, LineItemScore, OrderBy, Series, timestamp
+from .facts import ClassFacts, EvidenceRow, OverrideKind, Status
 from .methods import BKT
 from .model import CourseModel
 from .numbers import as_float, is_number
@@ -182,6 +184,7 @@ def load_class(model: CourseModel, facts: ClassFacts, now: datetime) -> ClassSta
         buckets[ci].setdefault(si, []).append(
             (e.order_time(order_by[ci]), e.id, e.points_on(tops[ci]))
         )
+    _bucket_rows(facts.evidence_rows, model, index, buckets)
     series = [
         [Series.build(b[si]) if si in b else EMPTY_SERIES for si in range(n)] for b in buckets
     ]
@@ -259,6 +262,74 @@ def reevaluate(state: ClassState) -> ClassState:
         if program.sticky:
             memory[mi] = memory[mi] | rows_holding(held)
     return state.replace(scores=scores, status=frame.status, memory=memory)
+
+
+_INF = math.inf
+# a stand-in time for the checks Evidence makes of a row's score (its times are checked apart)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _bucket_rows(
+    rows: Iterable[EvidenceRow],
+    model: CourseModel,
+    index: dict[str, int],
+    buckets: list[dict[int, list[tuple[float, str, float]]]],
+) -> None:
+    """Evidence rows into the (time, id, points) buckets load_class fills from Evidence objects,
+    in one loop: a row of plain floats is checked inline; anything else (an int, a NaN, an
+    unknown name) takes `_row_slowly`, which gives Evidence's own errors and conversions."""
+    comp_index = model.comp_index
+    by_submitted = [c.order_by is OrderBy.SUBMITTED for c in model.competencies]
+    tops = [c.scale.top_points for c in model.competencies]
+    inf, real = _INF, float
+    for row in rows:
+        eid, student, code, score, out_of, graded, submitted = row
+        ci = comp_index.get(code)
+        si = index.get(student)
+        if (
+            ci is None
+            or si is None
+            or type(score) is not real
+            or not 0.0 <= score < inf
+            or type(graded) is not real
+            or not -inf < graded < inf
+            or (out_of is not None and (type(out_of) is not real or not 0.0 < out_of < inf))
+            or not (submitted is None or (type(submitted) is real and -inf < submitted < inf))
+        ):
+            ci, si, item = _row_slowly(row, model, index, tops)
+        else:
+            top = tops[ci]
+            item = (
+                submitted if submitted is not None and by_submitted[ci] else graded,
+                eid,
+                min(score, top) if out_of is None else min(score / out_of, 1.0) * top,
+            )
+        bucket = buckets[ci].get(si)
+        if bucket is None:
+            buckets[ci][si] = [item]
+        else:
+            bucket.append(item)
+
+
+def _row_slowly(
+    row: EvidenceRow, model: CourseModel, index: dict[str, int], tops: list[float]
+) -> tuple[int, int, tuple[float, str, float]]:
+    eid, student, code, score, out_of, graded, submitted = row
+    ci = model.comp_index.get(code)
+    if ci is None:
+        raise EvidenceError(f"evidence {eid!r}: no competency {code!r}")
+    si = index.get(student)
+    if si is None:
+        raise EvidenceError(f"evidence {eid!r}: no student {student!r} in this class")
+    for name, when in (("graded_at", graded), ("submitted_at", submitted)):
+        if (when is not None or name == "graded_at") and not is_number(when):
+            raise EvidenceError(
+                f"evidence {eid!r} {name} must be a time in POSIX seconds, not {when!r}"
+            )
+    checked = Evidence(eid, student, code, score, _EPOCH, None, out_of)
+    by_submitted = model.competencies[ci].order_by is OrderBy.SUBMITTED
+    when = submitted if submitted is not None and by_submitted else graded
+    return ci, si, (as_float(when), eid, checked.points_on(tops[ci]))  # type: ignore[arg-type]
 
 
 def _points(item: LineItemScore) -> float:

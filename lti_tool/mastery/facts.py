@@ -59,6 +59,9 @@ class GroupMembership:
     member: bool = True
 
 
+EvidenceRow = tuple[str, str, str, float, float | None, float, float | None]
+
+
 @dataclass(frozen=True, slots=True)
 class ClassFacts:
     """Everything known about a class; `sticky_unlocked` is the remembered (student, module)
@@ -71,3 +74,7 @@ class ClassFacts:
     groups: Iterable[GroupMembership] = ()
     overrides: Iterable[Override] = ()
     sticky_unlocked: Iterable[tuple[str, str]] = ()
+    #: More evidence, as plain rows (id, student, competency, score, out_of, graded_at,
+    #: submitted_at) with the times in POSIX seconds: a course's 150,000 without an object
+    #: each, checked and converted as Evidence is.
+    evidence_rows: Iterable[EvidenceRow] = ()

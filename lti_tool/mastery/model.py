@@ -23,6 +23,7 @@ from .rules import (
     AtLeastOf,
     CompetencyAtLeast,
     InGroup,
+    LineItemAtLeast,
     ModuleCompleted,
     ModuleMastered,
     Not,
@@ -71,6 +72,9 @@ class CourseModel:
     programs: tuple[ModuleProgram, ...]
     #: A rule names a date: the passing of time alone can open a module.
     uses_dates: bool
+    #: The line items a rule or a module's completion reads: a class's scores on the others
+    #: are never looked at, so a caller loading a course's facts may leave them out.
+    line_items_read: frozenset[str]
     #: What explanations read that depends on the course alone (each rule's plain form, a
     #: condition's words to the student), kept at first use: every student's page reads the
     #: same ones. Entries are added, never changed, so sharing the model between threads holds.
@@ -234,6 +238,15 @@ def build_course(
         topo_order=topo_order,
         programs=tuple(programs),
         uses_dates=any(isinstance(leaf, OnOrAfter) for m in mods for leaf in leaves(m.unlock.rule)),
+        line_items_read=frozenset(
+            {m.line_item for m in mods if m.line_item is not None}
+            | {
+                leaf.line_item
+                for m in mods
+                for leaf in leaves(m.unlock.rule)
+                if isinstance(leaf, LineItemAtLeast)
+            }
+        ),
     )
 
 

@@ -20,12 +20,13 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, cast, func, literal_column, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery
 from lti_tool.lti.roles import STUDENT
+from lti_tool.models.bulk import plain_rows
 from lti_tool.models.course import Context, Membership
 from lti_tool.models.mastery import (
     DEFAULT_LEVELS,
@@ -337,7 +338,7 @@ def build_model(session: Session, context_id: int) -> CourseSnapshot:
     )
 
 
-# The evidence columns facts are built from, in this order (see evidence_rows).
+# The evidence columns facts are built from, in this order (student_evidence, _evidence_rows).
 EVIDENCE_COLUMNS = (
     Evidence.id,
     Evidence.user_id,
@@ -395,24 +396,34 @@ def load_facts(
     one = {"context": context_id, "user": only} if isinstance(only, int) else None
     if evidence is None and one is not None:
         evidence = session.execute(_STUDENT_EVIDENCE, one)
-    if evidence is None:
-        live = select(*EVIDENCE_COLUMNS[:8]).where(
-            Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None)
-        )
-        if who is not None:
-            live = live.where(Evidence.user_id.in_(who))
-        evidence = session.execute(live)
     facts = []
-    scores: dict[tuple[str, str], mastery.LineItemScore] = {}
-    make = mastery.Evidence
-    for e_id, user_id, comp_id, score, out_of, graded, submitted, item, *_ in evidence:
-        student = str(user_id)
-        code = code_of.get(comp_id)
-        if code is None or student not in students:
-            continue
-        facts.append(make(str(e_id), student, code, score, graded, submitted, out_of))
-        if item is not None and score is not None:
-            scores[(student, str(item))] = mastery.LineItemScore(student, str(item), score)
+    rows: list[mastery.EvidenceRow] = []
+    scores: dict[tuple[str, int], mastery.LineItemScore] = {}
+    if evidence is None:
+        # many students: plain rows (times as POSIX seconds), no object per row, and only the
+        # scores of the line items the course's rules read
+        read = {int(item) for item in snapshot.model.line_items_read}
+        name_of = {int(s): s for s in students}
+        for e_id, user_id, comp_id, score, out_of, graded, submitted, item in _evidence_rows(
+            session, context_id, who
+        ):
+            student = name_of.get(user_id)
+            code = code_of.get(comp_id)
+            if code is None or student is None:
+                continue
+            rows.append((e_id, student, code, score, out_of, graded, submitted))
+            if item in read and score is not None:
+                scores[(student, item)] = mastery.LineItemScore(student, str(item), score)
+    else:
+        make = mastery.Evidence
+        for e_id, user_id, comp_id, score, out_of, graded, submitted, item, *_ in evidence:
+            student = str(user_id)
+            code = code_of.get(comp_id)
+            if code is None or student not in students:
+                continue
+            facts.append(make(str(e_id), student, code, score, graded, submitted, out_of))
+            if item is not None and score is not None:
+                scores[(student, item)] = mastery.LineItemScore(student, str(item), score)
     if one is not None:
         override_rows = session.execute(_STUDENT_OVERRIDES, one)
         sticky_rows = session.execute(_STUDENT_STICKY, one)
@@ -442,10 +453,42 @@ def load_facts(
     return mastery.ClassFacts(
         students=snapshot.students,
         evidence=facts,
+        evidence_rows=rows,
         line_item_scores=list(scores.values()),
         overrides=overrides,
         sticky_unlocked=sticky,
     )
+
+
+def _evidence_rows(
+    session: Session, context_id: int, who: list[int] | None
+) -> list[tuple[Any, ...]]:
+    """Live evidence as (id as text, user, competency, score, maximum, graded_at, submitted_at,
+    line item), the times in POSIX seconds: PostgreSQL computes them, so no datetime is made."""
+    live = [Evidence.context_id == context_id, Evidence.withdrawn_at.is_(None)]
+    if who is not None:
+        live.append(Evidence.user_id.in_(who))
+    if session.connection().dialect.name == "postgresql":
+        epoch = literal_column("'epoch'")
+        return plain_rows(
+            session,
+            select(
+                cast(Evidence.id, String),
+                Evidence.user_id,
+                Evidence.competency_id,
+                Evidence.raw_score,
+                Evidence.raw_maximum,
+                func.date_part(epoch, Evidence.graded_at),
+                func.date_part(epoch, Evidence.submitted_at),
+                Evidence.line_item_id,
+            ).where(*live),
+        )
+    return [
+        (str(e_id), user, comp, score, top, graded.timestamp(), sent and sent.timestamp(), item)
+        for e_id, user, comp, score, top, graded, sent, item in session.execute(
+            select(*EVIDENCE_COLUMNS[:8]).where(*live)
+        )
+    ]
 
 
 def evaluate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -500,3 +501,75 @@ def test_bkt_masters_exactly_when_the_unrounded_probability_reaches_the_threshol
     if result.mastered:
         assert p >= mastered_at - 1e-9
     assert result.level is DEFAULT_SCALE.level_for(result.score)
+
+
+def _as_row(e: Evidence) -> tuple:
+    sent = e.submitted_at.timestamp() if e.submitted_at is not None else None
+    return (e.id, e.student, e.competency, e.score, e.out_of, e.graded_at.timestamp(), sent)
+
+
+@PROFILE
+@given(models(), st.lists(evidence, max_size=30), st.lists(evidence_of_any_size(), max_size=8))
+def test_evidence_as_plain_rows_evaluates_as_evidence_objects(model, items, odd):
+    """A recompute hands a course's evidence over as rows of floats: scores, levels, statuses
+    and sticky memory are those of the same evidence as objects (ints and huge numbers too)."""
+    usable = [e for e in [*items, *odd] if isinstance(e, Evidence)]
+    unique = list({(e.id, e.student, e.competency): e for e in usable}.values())
+    now = T0 + timedelta(hours=50)
+    objects = evaluate_class(model, ClassFacts(STUDENTS, unique), now)
+    rows = evaluate_class(
+        model, ClassFacts(STUDENTS, evidence_rows=[_as_row(e) for e in unique]), now
+    )
+    assert same(objects, rows)
+    assert [[len(s) for s in col] for col in objects.series] == [
+        [len(s) for s in col] for col in rows.series
+    ]
+
+
+def test_rows_order_by_submitted_time_when_asked():
+    """The same two rows read latest-graded or latest-submitted first, as Evidence does."""
+    rows = [
+        ("e1", "s", "C", 1.0, None, 7200.0, 0.0),  # graded last, handed in first
+        ("e2", "s", "C", 4.0, None, 3600.0, 3600.0),
+    ]
+    results = {}
+    for order_by in OrderBy:
+        model = build_course([CompetencySpec("C", "C", method=Latest(), order_by=order_by)], [])
+        results[order_by] = evaluate_class(model, ClassFacts(("s",), evidence_rows=rows), T0).score(
+            "s", "C"
+        )
+    assert results == {OrderBy.GRADED: 1.0, OrderBy.SUBMITTED: 4.0}
+
+
+def test_a_refused_row_is_the_engines_error_and_a_usable_one_counts():
+    """A row the engine cannot use (a bad number or time, an unknown student or competency)
+    is refused with its own error, never a TypeError or a crash; a usable one is counted."""
+    model = build_course([CompetencySpec("A", "A", method=Latest())], [])
+    numbers = [3.0, 0, 2, -1.0, math.nan, math.inf, -math.inf, 2**1024, 5e-324, True, "3"]
+    times = [0.0, 5, math.nan, math.inf, "2025-03-01", None]
+    for score, out_of, graded, sent, student, code in itertools.product(
+        numbers, [None, *numbers], times, [None, 60.0, math.nan], ["s0", "x"], ["A", "X"]
+    ):
+        row = ("e", student, code, score, out_of, graded, sent)
+        usable = (
+            _usable_number(score, False)
+            and (out_of is None or _usable_number(out_of, True))
+            and _usable_number(graded, None)
+            and (sent is None or _usable_number(sent, None))
+            and (student, code) == ("s0", "A")
+        )
+        try:
+            state = evaluate_class(model, ClassFacts(("s0",), evidence_rows=[row]), T0)
+        except MasteryError:
+            assert not usable, row
+            continue
+        assert usable, row
+        assert 0.0 <= state.score("s0", "A") <= DEFAULT_SCALE.top_points, row
+
+
+def _usable_number(value, positive: bool | None) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return positive is None or (value > 0 if positive else value >= 0)
