@@ -169,7 +169,29 @@ def due_now(now: datetime) -> tuple[Any, ...]:
 
 
 def claim_batch(rt: Runtime, context_id: int | None, now: datetime, limit: int = 10) -> list[Held]:
-    """Up to `limit` due rows this worker now holds, in one statement.
+    """Up to `limit` due rows this worker now holds, in one statement."""
+    return [held for held, _ in claim_rows(rt, context_id, now, limit)]
+
+
+# What a claim hands back with each row: what its post needs (grading.posting).
+CLAIMED = (
+    ScoreOutbox.id,
+    ScoreOutbox.version,
+    ScoreOutbox.competency_id,
+    ScoreOutbox.module_id,
+    ScoreOutbox.context_id,
+    ScoreOutbox.user_id,
+    ScoreOutbox.score_given,
+    ScoreOutbox.score_maximum,
+    ScoreOutbox.attempts,
+)
+
+
+def claim_rows(
+    rt: Runtime, context_id: int | None, now: datetime, limit: int
+) -> list[tuple[Held, Any]]:
+    """Up to `limit` due rows this worker now holds, with their values (`CLAIMED`) as the
+    claim found them, in one statement.
 
     The candidates are a CTE, evaluated once (PostgreSQL may re-run an `IN (… LIMIT …)`
     subquery and claim more than the limit), locked with SKIP LOCKED so concurrent workers take
@@ -194,12 +216,13 @@ def claim_batch(rt: Runtime, context_id: int | None, now: datetime, limit: int =
                 update(table)
                 .where(table.c.id == chosen.c.id, *due)
                 .values(claimed_until=until)
-                .returning(table.c.id, table.c.version)
+                .returning(*(table.c[c.key] for c in CLAIMED))
             )
             .all()
         )
         session.commit()
-    return sorted(Held(int(i), int(v), until) for i, v in rows)
+    rows.sort(key=lambda row: row.id)
+    return [(Held(int(row.id), int(row.version), until), row) for row in rows]
 
 
 def claim(rt: Runtime, context_id: int | None, now: datetime) -> Held | None:

@@ -26,6 +26,7 @@ from lti_tool.db import make_engine, make_session_factory
 from lti_tool.grading.columns import column_for, ensure_column, forget_column, known_column
 from lti_tool.grading.outbox import (
     CHANGED,
+    CLAIMED,
     Held,
     fresh,
     release_all,
@@ -52,17 +53,7 @@ log = logging.getLogger("lti_tool.grading.posting")
 
 OUTBOX = ScoreOutbox.__table__
 
-_ROWS = select(
-    OUTBOX.c.id,
-    OUTBOX.c.version,
-    OUTBOX.c.competency_id,
-    OUTBOX.c.module_id,
-    OUTBOX.c.context_id,
-    OUTBOX.c.user_id,
-    OUTBOX.c.score_given,
-    OUTBOX.c.score_maximum,
-    OUTBOX.c.attempts,
-)
+_ROWS = select(*(OUTBOX.c[c.key] for c in CLAIMED))
 
 
 def about(owner: Competency | Module) -> dict[str, object]:
@@ -161,11 +152,23 @@ class Poster:
         self.token_session = self.sessions()
         self.callers: dict[int, tuple[ServiceCaller, ServiceCaller]] = {}
         self.open_batches: set[Batch] = set()
+        self.owners: dict[tuple[int | None, int | None], Competency | Module | None] = {}
+        self.contexts: dict[int, Context | None] = {}
 
     def owner(self, competency_id: int | None, module_id: int | None) -> Competency | Module | None:
-        if competency_id is not None:
-            return self.main.get(Competency, competency_id)
-        return self.main.get(Module, module_id)
+        key = (competency_id, module_id)
+        if key not in self.owners:
+            self.owners[key] = (
+                self.main.get(Competency, competency_id)
+                if competency_id is not None
+                else self.main.get(Module, module_id)
+            )
+        return self.owners[key]
+
+    def context(self, context_id: int) -> Context | None:
+        if context_id not in self.contexts:
+            self.contexts[context_id] = self.main.get(Context, context_id)
+        return self.contexts[context_id]
 
     def callers_of(self, context: Context) -> tuple[ServiceCaller, ServiceCaller]:
         """The course's caller for this thread, and the one its posting threads share."""
@@ -181,9 +184,10 @@ class Poster:
             pair = self.callers[context.id] = (mine, theirs)
         return pair
 
-    def open(self, held_rows: list[Held]) -> Batch:
+    def open(self, held_rows: list[Held], claimed: dict[int, Any] | None = None) -> Batch:
         """The batch's jobs; rows no longer this claim's, or whose course, column owner or
-        person is gone, are settled at once (no post)."""
+        person is gone, are settled at once (no post). `claimed`: the rows' values as their
+        claim returned them a moment ago (else they are read, fenced by the claims)."""
         rt = self.rt
         batch = Batch(self.sessions())
         self.open_batches.add(batch)
@@ -198,7 +202,10 @@ class Poster:
             session.commit()
             current += [Held(h.row_id, h.version, until) for h in stale if h.row_id in kept]
             batch.settled += ["superseded"] * (len(stale) - len(kept))
-        rows = self._read_fenced(session, current)
+        if claimed is not None and not stale:
+            rows = {held.row_id: claimed[held.row_id] for held in current}
+        else:
+            rows = self._read_fenced(session, current)
         lost = [held for held in current if held.row_id not in rows]
         release_all(session, lost)
         batch.settled += ["superseded"] * len(lost)
@@ -229,7 +236,7 @@ class Poster:
             if row is None:
                 continue
             owner = self.owner(row.competency_id, row.module_id)
-            context = self.main.get(Context, row.context_id)
+            context = self.context(row.context_id)
             if owner is None or context is None or row.user_id not in people:
                 gone.append(held.row_id)
                 continue
@@ -328,7 +335,7 @@ class Poster:
         owner; returns the jobs to send again (a second 404 is a failed try)."""
         again: list[Job] = []
         for job in jobs:
-            owner, context = job.owner, self.main.get(Context, job.context_id)
+            owner, context = job.owner, self.context(job.context_id)
             try:
                 url, _ = known_column(owner)
                 if url == job.url and context is not None:
@@ -366,9 +373,11 @@ class Poster:
                 conn.execute(
                     update(OUTBOX)
                     .where(
+                        # the ids find the rows by their key; the pairs fence the versions
+                        OUTBOX.c.id.in_([job.held.row_id for job in posted]),
                         tuple_(OUTBOX.c.id, OUTBOX.c.version).in_(
                             [(job.held.row_id, job.held.version) for job in posted]
-                        )
+                        ),
                     )
                     .values(
                         state="posted",
@@ -427,7 +436,8 @@ class Poster:
         try_later_all(session, later)
         results += ["later"] * len(batch.later)
         if audit:
-            session.execute(insert(AuditEntry), audit)
+            # with RETURNING, the rows go in one multi-row INSERT (insertmanyvalues)
+            conn.execute(insert(AuditEntry.__table__).returning(AuditEntry.id), audit)
         session.commit()
         session.close()
         self.open_batches.discard(batch)

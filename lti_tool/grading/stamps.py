@@ -7,8 +7,8 @@ one second after the last one this tool posted for the person and column, and ne
 future (it waits out the rest of that second instead). A retry sends the same body, with its
 original timestamp.
 
-The caller commits after each post, before calling the platform again: the stamp is a
-write, and a write transaction must not stay open across HTTP calls (SQLite has one writer,
+The caller commits the stamps with the post's answer (a drain: one commit per batch,
+grading.posting); no write transaction stays open across HTTP calls (SQLite has one writer,
 and the sandbox platform may share its file).
 """
 
@@ -21,7 +21,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, select, tuple_
+from sqlalchemy import DateTime, Integer, String, bindparam, case, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from lti_tool.clients.ags import ScoreOutcome, post_score, results
@@ -62,6 +64,21 @@ _UPSERT = upserts(
     },
     [ScoreStamp.user_id, ScoreStamp.lineitem_hash],
     _never_backwards,
+)
+
+
+_ARRAYS = pg_insert(ScoreStamp).from_select(
+    ["user_id", "lineitem_hash", "lineitem_url", "last_timestamp"],
+    select(
+        func.unnest(bindparam("users", type_=ARRAY(Integer))),
+        func.unnest(bindparam("hashes", type_=ARRAY(String))),
+        func.unnest(bindparam("urls", type_=ARRAY(String))),
+        func.unnest(bindparam("stamps", type_=ARRAY(DateTime(timezone=True)))),
+    ),
+)
+_UPSERT_ARRAYS = _ARRAYS.on_conflict_do_update(
+    index_elements=[ScoreStamp.user_id, ScoreStamp.lineitem_hash],
+    set_=_never_backwards(_ARRAYS.excluded),
 )
 
 
@@ -157,7 +174,10 @@ def last_stamps(session: Session, pairs: list[tuple[int, str]]) -> dict[tuple[in
     table = ScoreStamp.__table__
     query = (
         select(table.c.user_id, table.c.lineitem_hash, table.c.last_timestamp)
-        .where(tuple_(table.c.user_id, table.c.lineitem_hash).in_(list(by_hash)))
+        .where(
+            table.c.user_id.in_({user for user, _ in by_hash}),
+            tuple_(table.c.user_id, table.c.lineitem_hash).in_(list(by_hash)),
+        )
         .order_by(table.c.user_id, table.c.lineitem_hash)
     )
     conn = session.connection()
@@ -167,14 +187,31 @@ def last_stamps(session: Session, pairs: list[tuple[int, str]]) -> dict[tuple[in
 
 
 def record_stamps(session: Session, posted: list[tuple[int, str, datetime]]) -> None:
-    """The timestamps just posted (user id, line item URL, timestamp), in one executemany;
-    a stamp never goes backwards (no commit)."""
-    if not posted:
+    """The timestamps just posted (user id, line item URL, timestamp), in one statement on
+    PostgreSQL (arrays unnested: one prepared statement whatever the batch's size), one
+    executemany on SQLite; a stamp never goes backwards (no commit)."""
+    newest: dict[tuple[int, str], tuple[str, datetime]] = {}
+    for user, url, ts in posted:
+        key = (user, url_hash(url))
+        if key not in newest or newest[key][1] < ts:
+            newest[key] = (url, ts)
+    if not newest:
         return
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            _UPSERT_ARRAYS,
+            {
+                "users": [u for u, _ in newest],
+                "hashes": [h for _, h in newest],
+                "urls": [url for url, _ in newest.values()],
+                "stamps": [ts for _, ts in newest.values()],
+            },
+        )
+        return
     conn.execute(
         _UPSERT[conn.dialect.name],
-        [{"user": u, "hash": url_hash(url), "url": url, "ts": ts} for u, url, ts in posted],
+        [{"user": u, "hash": h, "url": url, "ts": ts} for (u, h), (url, ts) in newest.items()],
     )
 
 
