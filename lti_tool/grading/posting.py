@@ -246,7 +246,13 @@ class Poster:
                 if key not in columns:
                     try:
                         columns[key] = column_for(
-                            rt.short_store, self.main, mine, context, owner, row.score_maximum
+                            rt.short_store,
+                            self.main,
+                            mine,
+                            context,
+                            owner,
+                            row.score_maximum,
+                            lock_seconds=min(60, rt.settings.passback_lease_seconds),
                         )
                     except (PlatformError, LookupError) as exc:
                         columns[key] = exc
