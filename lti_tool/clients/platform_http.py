@@ -52,6 +52,27 @@ def _is_canvas_throttle(resp: requests.Response) -> bool:
     )
 
 
+# Canvas' quota (X-Rate-Limit-Remaining, of 700 by default, refilled about 10 units a second;
+# a request in flight holds 50 more until it ends): below three requests' worth of it, every
+# thread waits up to a second before its next request to that host, rather than be refused.
+QUOTA_LOW = 150.0
+QUOTA_PAUSE = 1.0
+
+
+def quota_pause(resp: requests.Response) -> float:
+    """Seconds to hold a host back after this answer: none while its quota is ample."""
+    value = resp.headers.get("X-Rate-Limit-Remaining")
+    if value is None:
+        return 0.0
+    try:
+        left = float(value)
+    except ValueError:
+        return 0.0
+    if left != left or left >= QUOTA_LOW:  # NaN, or plenty left
+        return 0.0
+    return QUOTA_PAUSE * (1.0 - max(0.0, left) / QUOTA_LOW)
+
+
 def _retry_after(resp: requests.Response | None) -> float | None:
     if resp is None:
         return None
@@ -191,6 +212,10 @@ class PlatformHttp:
                 )
                 throttled = resp.status_code == 429 or _is_canvas_throttle(resp)
                 if resp.status_code not in RETRY_STATUSES and not throttled:
+                    slow = quota_pause(resp)
+                    if slow > 0:
+                        # nearly out of quota: slow down before the platform refuses
+                        self.pause(host, slow)
                     return resp
                 last_error = f"{resp.status_code} {resp.text[:200]!r}"
             if attempt == self.max_attempts:

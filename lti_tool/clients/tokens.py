@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +118,8 @@ class AccessTokens:
         # In-process memo in front of the shared store: saves a read per call. Every
         # process still shares the one token through the store.
         self._memo: dict[str, tuple[str, float]] = {}
+        # one lock per token: a drain's posting threads that miss together ask once
+        self._locks: dict[str, threading.Lock] = {}
 
     @staticmethod
     def _key(reg: Registration, scopes: list[str]) -> str:
@@ -128,6 +131,13 @@ class AccessTokens:
         memo = self._memo.get(key)
         if memo is not None and memo[1] > time.time():
             return memo[0]
+        with self._locks.setdefault(key, threading.Lock()):
+            memo = self._memo.get(key)
+            if memo is not None and memo[1] > time.time():
+                return memo[0]
+            return self._fetch(session, reg, scopes, key)
+
+    def _fetch(self, session: Session, reg: Registration, scopes: list[str], key: str) -> str:
         with self._stores() as store:
             cached = store.get(key)
         if cached is not None:

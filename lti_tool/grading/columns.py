@@ -112,8 +112,11 @@ def column_for(
     owner: Owner,
     maximum: float,
     wait: float = 30.0,
+    lock_seconds: int = 60,
 ) -> str:
-    """The owner's column, made by exactly one worker: the others wait for it."""
+    """The owner's column, made by exactly one worker: the others wait for it. A worker
+    killed while it makes the column holds it up for `lock_seconds` at most (a drain passes
+    its lease, when shorter: a crash then delays no score by more than a lease)."""
     # Per course: a copied course's owner shares its column's resourceId with the old one.
     lock = f"passback_column:{context.id}:{resource_id_of(owner)}"
     deadline = time.monotonic() + wait
@@ -122,7 +125,7 @@ def column_for(
         if url and known_label == label_of(owner):
             return url
         with short_store() as store:
-            mine = store.add(lock, 1, 60)
+            mine = store.add(lock, 1, lock_seconds)
         if mine:
             try:
                 url = ensure_column(session, caller, context, owner, maximum)

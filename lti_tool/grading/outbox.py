@@ -180,7 +180,29 @@ def due_now(now: datetime) -> tuple[Any, ...]:
 
 
 def claim_batch(rt: Runtime, context_id: int | None, now: datetime, limit: int = 10) -> list[Held]:
-    """Up to `limit` due rows this worker now holds, in one statement.
+    """Up to `limit` due rows this worker now holds, in one statement."""
+    return [held for held, _ in claim_rows(rt, context_id, now, limit)]
+
+
+# What a claim hands back with each row: what its post needs (grading.posting).
+CLAIMED = (
+    ScoreOutbox.id,
+    ScoreOutbox.version,
+    ScoreOutbox.competency_id,
+    ScoreOutbox.module_id,
+    ScoreOutbox.context_id,
+    ScoreOutbox.user_id,
+    ScoreOutbox.score_given,
+    ScoreOutbox.score_maximum,
+    ScoreOutbox.attempts,
+)
+
+
+def claim_rows(
+    rt: Runtime, context_id: int | None, now: datetime, limit: int
+) -> list[tuple[Held, Any]]:
+    """Up to `limit` due rows this worker now holds, with their values (`CLAIMED`) as the
+    claim found them, in one statement.
 
     The candidates are a CTE, evaluated once (PostgreSQL may re-run an `IN (… LIMIT …)`
     subquery and claim more than the limit), locked with SKIP LOCKED so concurrent workers take
@@ -205,12 +227,13 @@ def claim_batch(rt: Runtime, context_id: int | None, now: datetime, limit: int =
                 update(table)
                 .where(table.c.id == chosen.c.id, *due)
                 .values(claimed_until=until)
-                .returning(table.c.id, table.c.version)
+                .returning(*(table.c[c.key] for c in CLAIMED))
             )
             .all()
         )
         session.commit()
-    return sorted(Held(int(i), int(v), until) for i, v in rows)
+    rows.sort(key=lambda row: row.id)
+    return [(Held(int(row.id), int(row.version), until), row) for row in rows]
 
 
 def claim(rt: Runtime, context_id: int | None, now: datetime) -> Held | None:
@@ -228,82 +251,65 @@ def fresh(rt: Runtime, held: Held, now: datetime) -> bool:
     return left > 0.9 * rt.settings.passback_lease_seconds
 
 
-def fence(held: Held) -> tuple[Any, ...]:
-    """The row is still this claim's: its lease, at the claimed version, not yet settled."""
-    return (
-        ScoreOutbox.id == held.row_id,
-        ScoreOutbox.claimed_until == held.until,
-        ScoreOutbox.version == held.version,
-        ScoreOutbox.state == "pending",
-    )
-
-
-def release(session: Any, held: Held) -> None:
-    """Lost it: another worker's claim, or a newer value. Free the lease if it is ours, so
-    the newer value is due now rather than after the lease (no commit)."""
-    session.execute(
-        update(ScoreOutbox)
-        .where(ScoreOutbox.id == held.row_id, ScoreOutbox.claimed_until == held.until)
-        .values(claimed_until=None)
-    )
-
-
-def renew(rt: Runtime, session: Any, held: Held) -> datetime | None:
-    """Extend this worker's lease just before it posts, if the row is still this worker's
-    and still at the claimed version. A batch's last rows would otherwise outlive their
-    lease while the first ones are posted, and be posted twice by two workers."""
-    until = utcnow() + timedelta(seconds=rt.settings.passback_lease_seconds)
-    if held.until is None:
-        return until
-    result = session.execute(update(ScoreOutbox).where(*fence(held)).values(claimed_until=until))
-    if not result.rowcount:
-        release(session, held)
-    session.commit()
-    return until if result.rowcount else None
-
-
-def try_later(session: Session, row_id: int, version: int, mine: Any, error: str) -> int:
-    """A failed try: the row waits out its back-off; returns the tries so far (no commit).
-
-    Only a failed try counts towards the back-off: a lease that expired under a killed
-    worker, or a value replaced by a newer one, is no reason to wait longer. Fenced by `mine`:
-    a newer value (due now) or another worker's claim is left as it is."""
-    attempts = 1 + (
-        session.scalar(select(ScoreOutbox.attempts).where(ScoreOutbox.id == row_id)) or 0
-    )
-    session.execute(
-        update(ScoreOutbox)
-        .where(ScoreOutbox.id == row_id, ScoreOutbox.version == version, mine)
-        .values(
-            attempts=attempts,
-            claimed_until=None,
-            next_attempt_at=utcnow() + backoff(attempts),
-            last_error=error[:1000],
+def renew_leases(session: Any, held_rows: list[Held], until: datetime) -> set[int]:
+    """Extend these claims' leases to `until`, each only if the row is still that claim's
+    and pending; returns the rows renewed (one statement per lease end, no commit). A batch
+    still in flight keeps its rows this way: they would otherwise outlive their lease while
+    earlier posts are slow, and be posted twice by two workers."""
+    by_until: dict[datetime, list[int]] = {}
+    for held in held_rows:
+        if held.until is not None:
+            by_until.setdefault(held.until, []).append(held.row_id)
+    table = ScoreOutbox.__table__
+    kept: set[int] = set()
+    for old, ids in by_until.items():
+        kept.update(
+            session.connection()
+            .execute(
+                update(table)
+                .where(
+                    table.c.id.in_(ids), table.c.claimed_until == old, table.c.state == "pending"
+                )
+                .values(claimed_until=until)
+                .returning(table.c.id)
+            )
+            .scalars()
         )
-    )
-    return attempts
+    return kept
 
 
-def mark_posted(session: Session, row_id: int, version: int, mine: Any, now: datetime) -> bool:
-    """The version posted is in the LMS; False when a newer value arrived meanwhile (it stays
-    pending, its lease freed if this worker held it), no commit."""
-    done = session.execute(
-        update(ScoreOutbox)
-        .where(ScoreOutbox.id == row_id, ScoreOutbox.version == version)
-        .values(
-            state="posted",
-            posted_version=version,
-            claimed_until=None,
-            last_error="",
-            updated_at=now,
+def try_later_all(session: Session, rows: list[tuple[Held, int, str]]) -> None:
+    """Failed tries (each row's claim, its tries before this one, the error): each waits out
+    its back-off, fenced by version and claim like `try_later` (no commit)."""
+    table = ScoreOutbox.__table__
+    for held, attempts, error in rows:
+        query = update(table).where(table.c.id == held.row_id, table.c.version == held.version)
+        if held.until is not None:
+            query = query.where(table.c.claimed_until == held.until)
+        session.connection().execute(
+            query.values(
+                attempts=table.c.attempts + 1,
+                claimed_until=None,
+                next_attempt_at=utcnow() + backoff(attempts + 1),
+                last_error=error[:1000],
+            )
         )
-    )
-    if done.rowcount:  # type: ignore[attr-defined]
-        return True
-    session.execute(
-        update(ScoreOutbox).where(ScoreOutbox.id == row_id, mine).values(claimed_until=None)
-    )
-    return False
+        log.warning("score %s not posted yet (attempt %s): %s", held.row_id, attempts + 1, error)
+
+
+def release_all(session: Any, held_rows: list[Held]) -> None:
+    """`release` for many claims, one statement per lease end (no commit)."""
+    by_until: dict[datetime | None, list[int]] = {}
+    for held in held_rows:
+        by_until.setdefault(held.until, []).append(held.row_id)
+    table = ScoreOutbox.__table__
+    for until, ids in by_until.items():
+        if until is not None:  # no claim, no lease of ours to free
+            session.connection().execute(
+                update(table)
+                .where(table.c.id.in_(ids), table.c.claimed_until == until)
+                .values(claimed_until=None)
+            )
 
 
 def settle(

@@ -7,8 +7,8 @@ one second after the last one this tool posted for the person and column, and ne
 future (it waits out the rest of that second instead). A retry sends the same body, with its
 original timestamp.
 
-The caller commits after each post, before calling the platform again: the stamp is a
-write, and a write transaction must not stay open across HTTP calls (SQLite has one writer,
+The caller commits the stamps with the post's answer (a drain: one commit per batch,
+grading.posting); no write transaction stays open across HTTP calls (SQLite has one writer,
 and the sandbox platform may share its file).
 """
 
@@ -21,7 +21,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import DateTime, Integer, String, bindparam, case, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from lti_tool.clients.ags import ScoreOutcome, post_score, results
@@ -65,6 +67,21 @@ _UPSERT = upserts(
 )
 
 
+_ARRAYS = pg_insert(ScoreStamp).from_select(
+    ["user_id", "lineitem_hash", "lineitem_url", "last_timestamp"],
+    select(
+        func.unnest(bindparam("users", type_=ARRAY(Integer))),
+        func.unnest(bindparam("hashes", type_=ARRAY(String))),
+        func.unnest(bindparam("urls", type_=ARRAY(String))),
+        func.unnest(bindparam("stamps", type_=ARRAY(DateTime(timezone=True)))),
+    ),
+)
+_UPSERT_ARRAYS = _ARRAYS.on_conflict_do_update(
+    index_elements=[ScoreStamp.user_id, ScoreStamp.lineitem_hash],
+    set_=_never_backwards(_ARRAYS.excluded),
+)
+
+
 def next_timestamp(last: datetime | None, now: datetime) -> datetime:
     """Whole seconds, at least one after `last`."""
     stamp = now.replace(microsecond=0)
@@ -88,18 +105,51 @@ def post_grade(
     conn = session.connection()
     role = conn.execute(_ROLE, {"context": context_id, "user": user.id}).scalar_one_or_none()
     if role != STUDENT:
-        return ScoreOutcome(False, 0, "not a learner in this course: not posted")
+        return ScoreOutcome(False, 0, NOT_A_LEARNER)
     digest = url_hash(lineitem_url)
     postgres = conn.dialect.name == "postgresql"
     last = conn.execute(
         _STAMP_LOCKED if postgres else _STAMP, {"user": user.id, "hash": digest}
     ).scalar_one_or_none()
+    timestamp = stamp_now(last, clock, sleep)
+    outcome = send_score(
+        caller, lineitem_url, user.sub, score_given, score_maximum, timestamp, comment
+    )
+    if outcome.posted:
+        record_stamps(session, [(user.id, lineitem_url, timestamp)])
+    return outcome
+
+
+NOT_A_LEARNER = "not a learner in this course: not posted"
+
+
+def stamp_now(
+    last: datetime | None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> datetime:
+    """The next timestamp after `last`, never in the future: waits out the rest of the second
+    when the last post for this person and column was this very second."""
     now = clock()
     timestamp = next_timestamp(last, now)
     if timestamp > now:
         sleep((timestamp - now).total_seconds())
+    return timestamp
+
+
+def send_score(
+    caller: ServiceCaller,
+    lineitem_url: str,
+    sub: str,
+    score_given: float,
+    score_maximum: float,
+    timestamp: datetime,
+    comment: str | None = None,
+) -> ScoreOutcome:
+    """The POST alone (HTTP only, no database): a drain's threads run it; Moodle's 409 is
+    read back to tell our own score from one typed in the LMS."""
     body: dict[str, object] = {
-        "userId": user.sub,
+        "userId": sub,
         "scoreGiven": score_given,
         "scoreMaximum": score_maximum,
         "activityProgress": "Completed",
@@ -110,13 +160,59 @@ def post_grade(
         body["comment"] = comment
     outcome = post_score(caller, lineitem_url, body)
     if outcome.status == 409:
-        outcome = read_back(caller, lineitem_url, user.sub, score_given, score_maximum)
-    if outcome.posted:
-        conn.execute(
-            _UPSERT[conn.dialect.name],
-            {"user": user.id, "hash": digest, "url": lineitem_url, "ts": timestamp},
-        )
+        outcome = read_back(caller, lineitem_url, sub, score_given, score_maximum)
     return outcome
+
+
+def last_stamps(session: Session, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], datetime]:
+    """The last timestamp posted for each (user id, line item URL); on PostgreSQL the rows
+    are locked until the caller's transaction ends, so two posts for one person and column
+    take turns (in one statement, in a fixed order)."""
+    if not pairs:
+        return {}
+    by_hash = {(user, url_hash(url)): (user, url) for user, url in pairs}
+    table = ScoreStamp.__table__
+    query = (
+        select(table.c.user_id, table.c.lineitem_hash, table.c.last_timestamp)
+        .where(
+            table.c.user_id.in_({user for user, _ in by_hash}),
+            tuple_(table.c.user_id, table.c.lineitem_hash).in_(list(by_hash)),
+        )
+        .order_by(table.c.user_id, table.c.lineitem_hash)
+    )
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {by_hash[(u, h)]: ts for u, h, ts in conn.execute(query)}
+
+
+def record_stamps(session: Session, posted: list[tuple[int, str, datetime]]) -> None:
+    """The timestamps just posted (user id, line item URL, timestamp), in one statement on
+    PostgreSQL (arrays unnested: one prepared statement whatever the batch's size), one
+    executemany on SQLite; a stamp never goes backwards (no commit)."""
+    newest: dict[tuple[int, str], tuple[str, datetime]] = {}
+    for user, url, ts in posted:
+        key = (user, url_hash(url))
+        if key not in newest or newest[key][1] < ts:
+            newest[key] = (url, ts)
+    if not newest:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            _UPSERT_ARRAYS,
+            {
+                "users": [u for u, _ in newest],
+                "hashes": [h for _, h in newest],
+                "urls": [url for url, _ in newest.values()],
+                "stamps": [ts for _, ts in newest.values()],
+            },
+        )
+        return
+    conn.execute(
+        _UPSERT[conn.dialect.name],
+        [{"user": u, "hash": h, "url": url, "ts": ts} for (u, h), (url, ts) in newest.items()],
+    )
 
 
 def _shown(points: float) -> str:

@@ -3,14 +3,11 @@ holds how), several at a time, and comes back for the rows left waiting."""
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
 
-from lti_tool.db import make_engine, make_session_factory
-from lti_tool.grading.outbox import Held, claim_batch, next_ready
-from lti_tool.grading.posting import post_row
+from lti_tool.grading.outbox import claim_rows, next_ready
+from lti_tool.grading.posting import Batch, Job, Poster, send
 from lti_tool.models.types import utcnow
 from lti_tool.runtime import Runtime
 
@@ -31,70 +28,78 @@ class Drained:
             self.later += 1
 
 
-class Posters:
-    """What each posting thread keeps for the whole drain: its own database session
-    (sessions are not thread-safe) and its service callers, read once per course.
-
-    The threads draw from a pool of their own, sized to them: each holds its connection
-    while it posts (the stamp lock), and in a process that also serves the platform (the
-    sandbox) they would otherwise take every connection its answers need."""
-
-    def __init__(self, rt: Runtime, width: int) -> None:
-        self.rt = rt
-        self.engine = make_engine(rt.engine.url.render_as_string(hide_password=False), width)
-        self.sessions = make_session_factory(self.engine)
-        self._local = threading.local()
-        self._sessions: list[Any] = []
-        self._lock = threading.Lock()
-
-    def post(self, held: Held) -> str:
-        local = self._local
-        if not hasattr(local, "session"):
-            local.session, local.callers = self.sessions(), {}
-            with self._lock:
-                self._sessions.append(local.session)
-        return post_row(self.rt, *held, session=local.session, callers=local.callers)
-
-    def close(self) -> None:
-        for session in self._sessions:
-            session.close()
-        self.engine.dispose()
+# Rows per batch, per posting thread: each batch costs a few statements and two commits
+# whatever its size (about 0.1 s on a busy 2-core machine), so a thread's worth would keep
+# the drain's own thread busier than the posts.
+BATCH = 4
+# Batches in flight at once: one being posted while the one before it is recorded and the
+# next one claimed, so the threads do not wait for the drain's statements.
+DEPTH = 2
 
 
 def drain(rt: Runtime, context_id: int | None = None, max_rows: int | None = None) -> Drained:
     """Post every due row (of one course, or all); returns what became of them. Rows left
     waiting for a retry get a later drain, so nothing waits for the next change.
 
-    `passback_concurrency` threads post at once, each post's round trip to the LMS hiding
-    behind the others'. Rows are claimed a thread's worth at a time whenever fewer than that
-    are in flight, so the threads never wait on a batch's slowest post and other workers
-    still find rows to take. Each row goes through `post_row` alone: its lease, version fence
-    and one commit per score are those of a single post."""
+    Rows are claimed up to BATCH per thread at a time, with their values, in one statement; what
+    their posts need is read in two more, and they go to `passback_concurrency` threads that
+    only send. A batch's answers are recorded together in one commit once its last post is
+    back (grading.posting). DEPTH batches are in flight, so the threads keep posting while
+    this thread records and claims, and several workers still share a course."""
     out = Drained()
     claimed = 0
     width = rt.settings.passback_concurrency
-    posters = Posters(rt, width)
-    in_flight: set[Future[str]] = set()
+    # A thread's worth first, so that a course's few dozen scores are shared by the workers
+    # that drain it; doubled after each batch recorded, up to BATCH per thread.
+    size = width
+    lease = rt.settings.passback_lease_seconds
+    poster = Poster(rt, DEPTH)
+    batches: list[tuple[Batch, set[Future[Job]]]] = []
     with ThreadPoolExecutor(width, thread_name_prefix="passback") as pool:
+
+        def submit(jobs: list[Job]) -> set[Future[Job]]:
+            return {pool.submit(send, job, lease) for job in jobs}
+
         try:
             while True:
-                room = width if max_rows is None else min(width, max_rows - claimed)
-                if room > 0 and len(in_flight) < width:
-                    batch = claim_batch(rt, context_id, utcnow(), limit=room)
-                    claimed += len(batch)
-                    in_flight |= {pool.submit(posters.post, held) for held in batch}
-                    if batch and len(in_flight) < width:
-                        continue
-                if not in_flight:
+                room = size if max_rows is None else min(size, max_rows - claimed)
+                if room > 0 and len(batches) < DEPTH:
+                    rows = claim_rows(rt, context_id, utcnow(), room)
+                    claimed += len(rows)
+                    if rows:
+                        batch = poster.open(
+                            [held for held, _ in rows], {held.row_id: row for held, row in rows}
+                        )
+                        batches.append((batch, submit(batch.to_send())))
+                        if len(batches) < DEPTH:
+                            continue
+                if not batches:
                     break
-                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    out.count(future.result())
+                pending = {f for _, futures in batches for f in futures if not f.done()}
+                if pending:
+                    wait(pending, timeout=lease / 4, return_when=FIRST_COMPLETED)
+                for batch, _ in batches:
+                    poster.keep_leases(batch)
+                still: list[tuple[Batch, set[Future[Job]]]] = []
+                for batch, futures in batches:
+                    if not all(f.done() for f in futures):
+                        still.append((batch, futures))
+                        continue
+                    done = [f.result() for f in futures]
+                    again = poster.refix([job for job in done if job.result == "gone"])
+                    if again:
+                        still.append((batch, submit(again)))
+                        continue
+                    for result in poster.record(batch):
+                        out.count(result)
+                    size = min(2 * size, BATCH * width)
+                batches = still
         finally:
-            for future in in_flight:
-                future.cancel()
+            for _, futures in batches:
+                for future in futures:
+                    future.cancel()
             pool.shutdown(wait=True)
-            posters.close()
+            poster.close()
     follow_up(rt, context_id)
     return out
 

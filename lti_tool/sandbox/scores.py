@@ -168,6 +168,11 @@ def store_score(
         "updated_at": utcnow(),
     }
     conn = sb.conn()
+    if conn.dialect.name == "postgresql":
+        # A test platform's gradebook need not survive a power cut: its commit returns before
+        # the WAL reaches the disk (the score is visible to every reader at once all the same).
+        # The tool's own commits keep waiting for it.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
     if state.result_id is None:
         return int(
             conn.execute(

@@ -75,6 +75,25 @@ def test_canvas_rate_limit_403_is_retried_but_other_403_is_not(server) -> None:
     assert app.seen == 1
 
 
+def test_canvas_quota_running_low_slows_the_next_request_down(server) -> None:
+    app, url = server
+    app.script = [
+        (200, {"X-Rate-Limit-Remaining": "600.0"}, "plenty"),
+        (200, {}, "no header"),
+        (200, {"X-Rate-Limit-Remaining": "30.0"}, "nearly out"),
+        (200, {"X-Rate-Limit-Remaining": "400"}, "refilled"),
+    ]
+    waits: list[float] = []
+    http = client(waits)
+    for _ in range(3):
+        assert http.request("GET", url).status_code == 200
+    assert waits == []  # plenty of quota, or none announced: no wait
+    assert http.request("GET", url).text == "refilled"
+    # 30 of the 150 held in reserve left: the next request to the host waited 0.8 s
+    assert len(waits) == 1 and waits[0] == pytest.approx(0.8, abs=0.05)
+    assert app.seen == 4
+
+
 @pytest.mark.parametrize("status", [400, 401, 404, 409, 422])
 def test_final_answers_are_not_retried(server, status: int) -> None:
     app, url = server
