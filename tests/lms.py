@@ -90,14 +90,13 @@ class Browser:
         return self.post(urljoin(resp.url, form["action"]), form["fields"])
 
     def follow_autoposts(self, resp: requests.Response, limit: int = 5) -> requests.Response:
-        storage_steps = ('data-mode="login"', 'data-mode="clear"')
+        storage_steps = ('data-mode="login"',)
         while limit and (
             'id="autopost"' in resp.text or any(m in resp.text for m in storage_steps)
         ):
             if any(m in resp.text for m in storage_steps):
-                # The tool's platform-storage pages (the login's, and after a launch the cookie
-                # proved, the one that clears the stored copy): with no LMS frame to talk to,
-                # their script goes straight on to the next page.
+                # The tool's platform-storage login page: with no LMS frame to talk to, its
+                # script goes straight on to the next page.
                 resp = self.get(urljoin(resp.url, storage_login_next(resp.text)))
             else:
                 resp = self.submit_autopost(resp)

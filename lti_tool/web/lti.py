@@ -144,7 +144,7 @@ def complete_launch(valid: ValidLaunch, cookieless: bool = False) -> Response:
     landing = url_for("pages.landing", launch_id=launch_id)
     response = redirect(landing, code=303)
     if not cookieless and request.form.get("lti_storage_target"):
-        response = storage_pages.clear_page(valid, landing)  # the cookie won: drop the copy
+        storage_pages.clear_on_landing(valid)  # the cookie won: the landing drops the copy
     delete_tool_cookie(response, STATE_COOKIE_PREFIX + request.form["state"], path="/lti/")
     return response
 

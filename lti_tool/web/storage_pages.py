@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import make_response, render_template, request
+from flask import make_response, render_template, request, session
 from werkzeug.wrappers import Response
 
 from lti_tool.lti.launch import ValidLaunch
@@ -60,17 +60,15 @@ def launch_page(blocked: WithoutCookie) -> Response:
     return no_store(make_response(page))
 
 
-def clear_page(valid: ValidLaunch, landing: str) -> Response:
+def clear_on_landing(valid: ValidLaunch) -> None:
     """A launch proven by its cookie whose login also stored state and nonce in the LMS's
-    storage (Canvas posts `lti_storage_target` back): clear those keys on the way to the
-    landing page, or each launch would leave two behind (Canvas: 4,096 characters a tool)."""
+    storage (Canvas posts `lti_storage_target` back): the landing page clears those keys
+    (base.html), or each launch would leave two behind (Canvas: 4,096 characters a tool). No
+    page of its own: one more cross-site hop in the frame is one more thing to go wrong."""
     reg = request_db().get(Registration, valid.registration_id)
     auth_origin = (origin(reg.auth_login_url) if reg is not None else None) or ""
-    page = render_template(
-        "lti/storage_clear.html",
-        target=request.form["lti_storage_target"],
-        origin=auth_origin,
-        keys=[state_key(request.form["state"]), nonce_key(str(valid.message.claims["nonce"]))],
-        landing=landing,
-    )
-    return no_store(make_response(page))
+    session["lti_storage_clear"] = {
+        "target": request.form["lti_storage_target"],
+        "origin": auth_origin,
+        "keys": [state_key(request.form["state"]), nonce_key(str(valid.message.claims["nonce"]))],
+    }

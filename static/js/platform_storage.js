@@ -98,8 +98,8 @@
   }
 
   function clear(box) {
-    // The cookie carried this launch: drop the login's copy in storage without waiting for
-    // the answers (the messages are queued before the frame moves on).
+    // The cookie carried this launch: the landing page drops the login's copy in storage,
+    // without waiting for the answers (and without a page of its own in between).
     var frame = storageFrame(box.dataset.target);
     if (frame && box.dataset.origin) {
       box.dataset.keys.split(" ").forEach(function (key) {
@@ -107,7 +107,7 @@
           box.dataset.origin);
       });
     }
-    window.location.replace(box.dataset.next);
+    if (box.dataset.next) { window.location.replace(box.dataset.next); }
   }
 
   document.addEventListener("DOMContentLoaded", function () {

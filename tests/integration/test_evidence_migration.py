@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -76,6 +77,27 @@ def a_course(s: Session) -> OldCourse:
     return OldCourse(ctx, reg)
 
 
+def _insert_as_of_then(session: Session, model: Any, **given: Any) -> int:
+    """A row written with only the columns the table has at this revision, the others'
+    values as today's model would fill them; returns its id."""
+    conn = session.connection()
+    there = {c["name"] for c in sa.inspect(conn).get_columns(model.__tablename__)}
+    columns = [c for c in model.__table__.columns if c.name in there and c.name != "id"]
+    values = {}
+    for column in columns:
+        if column.name in given:
+            values[column.name] = given[column.name]
+        elif column.default is not None and column.default.is_scalar:
+            values[column.name] = column.default.arg
+        elif column.default is not None and column.default.is_callable:
+            values[column.name] = column.default.arg(None)
+    table = sa.table(model.__tablename__, *(sa.column(c.name, c.type) for c in columns))
+    conn.execute(table.insert().values(**values))
+    return conn.execute(
+        sa.select(sa.func.max(sa.column("id"))).select_from(sa.table(model.__tablename__))
+    ).scalar_one()
+
+
 def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
     engine = make_engine(empty_url)
     migrate.upgrade(engine, "0004")
@@ -85,15 +107,20 @@ def test_existing_ratings_and_grades_keep_their_meaning(empty_url: str) -> None:
         reg_id = ctx.registration_id
         s.flush()
         user = User(registration_id=reg_id, sub="ava")
-        three = Scale(context_id=ctx.id, name="Three steps", levels=THREE_STEPS)
-        s.add_all([user, three])
-        s.flush()
-        canvas = Competency(context_id=ctx.id, code="A", title="A")
-        stepped = Competency(context_id=ctx.id, code="B", title="B", scale_id=three.id)
         column = CourseLineItem(context_id=ctx.id, url="https://lms/li/1", url_hash="h")
-        s.add_all([canvas, stepped, column])
+        s.add_all([user, column])
+        s.flush()
+        # Scales and competencies have columns 0004 did not (course copy's): their rows are
+        # written with 0004's columns only, each filled as today's model fills it.
+        three = _insert_as_of_then(
+            s, Scale, context_id=ctx.id, name="Three steps", levels=THREE_STEPS
+        )
+        canvas = _insert_as_of_then(s, Competency, context_id=ctx.id, code="A", title="A")
+        stepped = _insert_as_of_then(
+            s, Competency, context_id=ctx.id, code="B", title="B", scale_id=three
+        )
         s.commit()
-        ids = (ctx.id, user.id, canvas.id, stepped.id, column.id)
+        ids = (ctx.id, user.id, canvas, stepped, column.id)
     ctx_id, user_id, canvas_id, stepped_id, column_id = ids
     old = sa.table(
         "evidence",
