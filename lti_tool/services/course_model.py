@@ -12,16 +12,12 @@ asked for, as plain tuples.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import String, bindparam, cast, func, literal_column, select
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery
@@ -40,6 +36,7 @@ from lti_tool.models.mastery import (
 )
 from lti_tool.models.model_version import EVERY_COURSE, changed_courses
 from lti_tool.models.modules import Module
+from lti_tool.services.stamped_cache import PerDatabase, StampedCache
 
 
 def engine_scale(levels: list[dict[str, Any]]) -> mastery.Scale:
@@ -145,51 +142,11 @@ class CourseSnapshot:
     item_labels: dict[int, str]  # line item id -> its label, gone ones too
 
 
-class ModelCache:
-    """Context id -> (model version, snapshot), the least recently used dropped past `size`.
-
-    A lock keeps the map whole under threads; two threads missing at once both build, and
-    either result is right for its version."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[int, tuple[int, CourseSnapshot]] = OrderedDict()
-
-    def get(self, context_id: int, version: int) -> CourseSnapshot | None:
-        with self._lock:
-            entry = self._entries.get(context_id)
-            if entry is None or entry[0] != version:
-                return None
-            self._entries.move_to_end(context_id)
-            return entry[1]
-
-    def put(self, context_id: int, version: int, snapshot: CourseSnapshot) -> None:
-        with self._lock:
-            self._entries[context_id] = (version, snapshot)
-            self._entries.move_to_end(context_id)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+class ModelCache(StampedCache[int, CourseSnapshot]):
+    """Context id -> (model version, snapshot)."""
 
 
-# One cache per database (engine): context ids only mean something within one.
-_CACHES: WeakKeyDictionary[Engine, ModelCache] = WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
-
-
-def model_cache(session: Session) -> ModelCache:
-    """The cache of the database the session reads."""
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    with _CACHES_LOCK:
-        cache = _CACHES.get(engine)
-        if cache is None:
-            cache = _CACHES[engine] = ModelCache()
-        return cache
+model_cache = PerDatabase(ModelCache)
 
 
 # A student's page runs these on every request: built once, as SQLAlchemy builds a statement

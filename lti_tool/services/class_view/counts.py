@@ -13,21 +13,18 @@ across a write); a page shows it as of that moment.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, exists, func, select
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from lti_tool.models.course import Context, Membership
 from lti_tool.models.mastery import Evidence, MasteryState, UnlockState
 from lti_tool.models.model_version import EVERY_COURSE, changed_courses
 from lti_tool.models.states_version import states_changed
+from lti_tool.services.stamped_cache import PerDatabase, StampedCache
 
 STUCK_TTL = timedelta(seconds=60)
 
@@ -53,47 +50,11 @@ class CourseCounts:
     less: dict[frozenset[int], CourseCounts] = field(default_factory=dict)
 
 
-class CountsCache:
-    """Context id -> ((model version, states version), counts), least recently used dropped."""
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[int, tuple[tuple[int, int], CourseCounts]] = OrderedDict()
-
-    def get(self, context_id: int, stamp: tuple[int, int]) -> CourseCounts | None:
-        with self._lock:
-            entry = self._entries.get(context_id)
-            if entry is None or entry[0] != stamp:
-                return None
-            self._entries.move_to_end(context_id)
-            return entry[1]
-
-    def put(self, context_id: int, stamp: tuple[int, int], counts: CourseCounts) -> None:
-        with self._lock:
-            self._entries[context_id] = (stamp, counts)
-            self._entries.move_to_end(context_id)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+class CountsCache(StampedCache[tuple[int, int], CourseCounts]):
+    """Context id -> ((model version, states version), counts)."""
 
 
-_CACHES: WeakKeyDictionary[Engine, CountsCache] = WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
-
-
-def counts_cache(session: Session) -> CountsCache:
-    """The cache of the database the session reads (context ids mean something in one)."""
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    with _CACHES_LOCK:
-        cache = _CACHES.get(engine)
-        if cache is None:
-            cache = _CACHES[engine] = CountsCache()
-        return cache
+counts_cache = PerDatabase(CountsCache)
 
 
 _STAMP = select(Context.model_version, Context.states_version).where(
