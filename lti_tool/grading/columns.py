@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lti_tool.clients import ags
 from lti_tool.clients.lti_services import ServiceCaller
@@ -50,11 +52,26 @@ def known_column(owner: Owner) -> tuple[str | None, str | None]:
     return owner.passback_lineitem_url, owner.passback_label
 
 
-def _remember(owner: Owner, url: str | None, label: str | None) -> None:
+def _remember(session: Session, owner: Owner, url: str | None, label: str | None) -> None:
     if isinstance(owner, Module):
         owner.unlock_lineitem_url, owner.unlock_label = url, label
-    else:
-        owner.passback_lineitem_url, owner.passback_label = url, label
+        return
+    # A competency's stored label also stands for its column's top, which follows its scale.
+    # If the scale was switched since this worker read the competency (a teacher's switch
+    # racing the column's creation), the label stays unknown: the next post fixes the top.
+    seen_scale = (
+        Competency.scale_id.is_(None)
+        if owner.scale_id is None
+        else Competency.scale_id == owner.scale_id
+    )
+    session.execute(
+        update(Competency).where(Competency.id == owner.id).values(passback_lineitem_url=url)
+    )
+    kept = session.execute(
+        update(Competency).where(Competency.id == owner.id, seen_scale).values(passback_label=label)
+    ).rowcount
+    set_committed_value(owner, "passback_lineitem_url", url)
+    set_committed_value(owner, "passback_label", label if kept else None)
 
 
 def ensure_column(
@@ -93,14 +110,14 @@ def ensure_column(
                 {"label": label, "scoreMaximum": score_maximum, "resourceId": rid, "tag": tag},
             )
             url = str(created["id"])
-    _remember(owner, url, label)
+    _remember(session, owner, url, label)
     session.flush()
     return url
 
 
 def forget_column(session: Session, owner: Owner) -> None:
     """The column is gone from the LMS (404): the next post makes it again."""
-    _remember(owner, None, None)
+    _remember(session, owner, None, None)
     session.flush()
 
 

@@ -189,6 +189,13 @@ class Poster:
         person is gone, are settled at once (no post). `claimed`: the rows' values as their
         claim returned them a moment ago (else they are read, fenced by the claims)."""
         rt = self.rt
+        # Courses and column owners are read afresh for each batch: a drain can run for
+        # minutes, and a scale switch (a column's new top) or a rename made meanwhile must
+        # reach the LMS with the scores it changed.
+        self.main.commit()
+        self.main.expire_all()
+        self.owners.clear()
+        self.contexts.clear()
         batch = Batch(self.sessions())
         self.open_batches.add(batch)
         session = batch.session
