@@ -65,7 +65,8 @@ def _b64json(segment: str) -> Any:
     return json.loads(base64.urlsafe_b64decode(padded))
 
 
-def _split(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_token(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The id_token's header and payload, unverified; a damaged token is a 400 in words."""
     parts = id_token.split(".")
     if len(parts) != 3:
         raise bad_request(
@@ -179,7 +180,7 @@ def check_token(
     id_token: str, record: LoginRecord, keys: PlatformKeys, settings: Settings
 ) -> LaunchMessage:
     """Every check of the id_token against the login's record (the state already proven)."""
-    header, payload = _split(id_token)
+    header, payload = split_token(id_token)
     alg = header.get("alg")
     if alg != "RS256":
         raise _untrusted(f"alg {alg!r} refused; only RS256 is accepted")

@@ -13,6 +13,7 @@ across a write); a page shows it as of that moment.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,22 +136,28 @@ def _stuck(session: Session, context_id: int, cutoff: datetime, now: datetime) -
             select(Membership.user_id).where(Membership.context_id == context_id, locked, ~recent)
         )
     )
-    per_module: dict[int, int] = {}
-    if students:
-        per_module = {
-            int(m): int(n)
-            for m, n in session.execute(
-                select(UnlockState.module_id, func.count())
-                .where(
-                    UnlockState.context_id == context_id,
-                    UnlockState.status == "locked",
-                    UnlockState.since <= cutoff,
-                    UnlockState.user_id.in_(sorted(students)),
-                )
-                .group_by(UnlockState.module_id)
+    return Stuck(cutoff, now, students, _stuck_per_module(session, context_id, cutoff, students))
+
+
+def _stuck_per_module(
+    session: Session, context_id: int, cutoff: datetime, students: Collection[int]
+) -> dict[int, int]:
+    """Module -> how many of `students` are locked out of it since before the cut-off."""
+    if not students:
+        return {}
+    return {
+        int(m): int(n)
+        for m, n in session.execute(
+            select(UnlockState.module_id, func.count())
+            .where(
+                UnlockState.context_id == context_id,
+                UnlockState.status == "locked",
+                UnlockState.since <= cutoff,
+                UnlockState.user_id.in_(sorted(students)),
             )
-        }
-    return Stuck(cutoff, now, students, per_module)
+            .group_by(UnlockState.module_id)
+        )
+    }
 
 
 def left_out(session: Session, members: list[Any], context_id: int) -> list[int]:
@@ -180,23 +187,7 @@ def counts_of(
         if len(course.less) >= 4:  # a roster that keeps changing under one states version
             course.less.clear()
         less = course.less[key] = _count_of(session, context_id, people)
-    stuck_people = sorted(key & stuck.students)
-    per_module: dict[int, int] = {}
-    if stuck_people:
-        per_module = {
-            int(m): int(n)
-            for m, n in session.execute(
-                select(UnlockState.module_id, func.count())
-                .where(
-                    UnlockState.context_id == context_id,
-                    UnlockState.status == "locked",
-                    UnlockState.since <= stuck.cutoff,
-                    UnlockState.user_id.in_(stuck_people),
-                )
-                .group_by(UnlockState.module_id)
-            )
-        }
-    return less, per_module
+    return less, _stuck_per_module(session, context_id, stuck.cutoff, key & stuck.students)
 
 
 def _count_of(session: Session, context_id: int, people: list[int]) -> CourseCounts:
