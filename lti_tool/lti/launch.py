@@ -23,6 +23,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.errors import ADMIN_HINT, LaunchError, bad_request, forbidden, not_trusted
+from lti_tool.lti.id_token_decoder import id_token_decoder
 from lti_tool.lti.login_state import STATE_COOKIE_PREFIX, LoginRecord, LoginStates
 from lti_tool.lti.message import LaunchMessage, claim_error, parse_message
 from lti_tool.lti.platform_keys import PlatformKeyError, PlatformKeys
@@ -176,6 +177,9 @@ def validate_launch(
     return lookup(session, record.registration, message, settings, spend)
 
 
+_DECODER = id_token_decoder()
+
+
 def check_token(
     id_token: str, record: LoginRecord, keys: PlatformKeys, settings: Settings
 ) -> LaunchMessage:
@@ -209,7 +213,7 @@ def check_token(
             "(the key cache's log line says whether it was refetched)"
         )
     try:
-        claims: dict[str, Any] = jwt.decode(
+        claims: dict[str, Any] = _DECODER.decode(
             id_token,
             key,
             algorithms=["RS256"],

@@ -15,11 +15,18 @@ from sqlalchemy.orm import InstrumentedAttribute
 ELLIPSIS = "…"
 
 
+_LIMITS: dict[tuple[type, str], int] = {}
+
+
 def limit_of(column: InstrumentedAttribute[Any]) -> int:
-    """The length a String column keeps."""
-    length = column.property.columns[0].type.length
-    assert length is not None
-    return int(length)
+    """The length a String column keeps (read once: a launch asks fourteen times)."""
+    key = (column.class_, column.key)
+    limit = _LIMITS.get(key)
+    if limit is None:
+        length = column.property.columns[0].type.length
+        assert length is not None
+        limit = _LIMITS[key] = int(length)
+    return limit
 
 
 def display_text(value: object, limit: int) -> str:
