@@ -179,7 +179,7 @@ class DatabaseStore:
     def add_params(self, key: str, value: Any, ttl: int) -> dict[str, Any] | None:
         """The parameters of an add that a statement from `carrying_add` carries, or None
         where the database is not PostgreSQL (then call `add`)."""
-        if self._session.connection().dialect.name != "postgresql":
+        if self._session.get_bind().dialect.name != "postgresql":
             return None
         now = int(self._clock())
         value = json.dumps(value, separators=(",", ":"))

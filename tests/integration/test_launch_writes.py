@@ -56,6 +56,49 @@ def test_an_unchanged_repeat_launch_writes_only_its_spent_state(live_server) -> 
     assert not any("SAVEPOINT" in sql.upper() for sql in seen)
 
 
+def test_an_unchanged_repeat_launch_is_one_round_trip_on_postgresql(live_server) -> None:
+    """The launch POST alone: one statement (the lookup carrying the spend), sent in
+    autocommit, so no BEGIN and no COMMIT travel beside it (issue 13)."""
+    f = Forger(live_server)
+    if f.rt.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no round trip to save")
+    assert f.launch().status_code == 200
+    state, nonce = f.login()
+    token = f.sign(f.claims(nonce))
+    seen: list[tuple[str, dict]] = []
+    checkouts: list[int] = []
+
+    def record(conn, cursor, sql: str, *args) -> None:
+        seen.append((sql, conn.get_execution_options()))
+
+    event.listen(f.rt.engine, "before_cursor_execute", record)
+    event.listen(f.rt.engine.pool, "checkout", lambda *a: checkouts.append(1))
+    f.browser._unsecure_loopback()  # the state cookie is Secure; this server is plain http
+    try:
+        resp = f.browser.http.post(
+            f"{f.server.tool_url}/lti/launch",
+            data={"id_token": token, "state": state},
+            allow_redirects=False,
+            timeout=10,
+        )
+    finally:
+        event.remove(f.rt.engine, "before_cursor_execute", record)
+    assert resp.status_code == 303, resp.text[:600]
+    assert len(seen) == 1, [sql for sql, _ in seen]
+    sql, options = seen[0]
+    assert "store_entries" in sql and "memberships" in sql
+    assert options.get("isolation_level") == "AUTOCOMMIT"
+    assert len(checkouts) == 1  # the request's own transaction never took a connection
+    # The state was spent by that one statement: a replay is refused.
+    replay = f.browser.http.post(
+        f"{f.server.tool_url}/lti/launch",
+        data={"id_token": token, "state": state},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert replay.status_code in (400, 401, 403), replay.status_code
+
+
 def test_a_changed_role_is_written_in_one_round_trip(live_server) -> None:
     f = Forger(live_server)
     assert f.launch().status_code == 200
