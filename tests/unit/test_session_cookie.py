@@ -49,3 +49,19 @@ def test_cookies_pass_both_ways_between_flasks_interface_and_ours() -> None:
     stock, ours = _app(SecureCookieSessionInterface()), _app(LaunchSessionInterface())
     assert _read(ours, _cookie(stock)) == BINDING
     assert _read(stock, _cookie(ours)) == BINDING
+
+
+def test_a_rotated_key_keeps_open_launches_and_refuses_a_foreign_one() -> None:
+    """SECRET_KEY_FALLBACKS: a cookie signed with the old key still opens after rotation, with
+    the signer kept between requests; a cookie signed with a key never configured does not."""
+    old = _app(LaunchSessionInterface())
+    cookie = _cookie(old)
+    rotated = _app(LaunchSessionInterface())
+    rotated.secret_key = "n" * 40
+    rotated.config["SECRET_KEY_FALLBACKS"] = [SECRET]
+    assert _read(rotated, cookie) == BINDING
+    assert _read(rotated, cookie) == BINDING  # the kept signer, a second time
+    stranger = _app(LaunchSessionInterface())
+    stranger.secret_key = "z" * 40
+    assert _read(stranger, cookie) == {k: None for k in BINDING}
+    assert _read(rotated, _cookie(rotated)) == BINDING
