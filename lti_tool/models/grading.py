@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
-from lti_tool.models.types import UTCDateTime, context_column, utcnow
+from lti_tool.models.types import UTCDateTime, context_column, course_of_parent_column, utcnow
 
 
 class ScoreStamp(Base):
@@ -42,7 +42,7 @@ class ScoreOutbox(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = context_column()
+    context_id: Mapped[int] = course_of_parent_column()
     # indexed: a student's page reads their own rows of a course with thousands
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # Exactly one of the two: whose column the score goes to.

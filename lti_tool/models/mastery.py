@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.db import Base
 from lti_tool.mastery.scales import DEFAULT_SCALE
-from lti_tool.models.types import UTCDateTime, context_column, utcnow
+from lti_tool.models.types import UTCDateTime, context_column, course_of_parent_column, utcnow
 
 #: The engine's default scale as a scale row stores its levels (whole points stay whole).
 DEFAULT_LEVELS: list[dict[str, Any]] = [
@@ -166,7 +166,7 @@ class MasteryState(Base):
     __table_args__ = (UniqueConstraint("competency_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = context_column()
+    context_id: Mapped[int] = course_of_parent_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     competency_id: Mapped[int] = mapped_column(ForeignKey("competencies.id", ondelete="CASCADE"))
     score: Mapped[float | None] = mapped_column(Float, default=None)
@@ -181,7 +181,7 @@ class UnlockState(Base):
     __table_args__ = (UniqueConstraint("module_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    context_id: Mapped[int] = context_column()
+    context_id: Mapped[int] = course_of_parent_column()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     module_id: Mapped[int] = mapped_column(ForeignKey("modules.id", ondelete="CASCADE"))
     # locked | unlocked | completed | mastered | exempt

@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey
+from sqlalchemy import DateTime, ForeignKey, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -20,6 +20,12 @@ def url_hash(url: str) -> str:
 def context_column() -> Mapped[int]:
     """The course a row belongs to: deleting the course deletes the row."""
     return mapped_column(ForeignKey("contexts.id", ondelete="CASCADE"), index=True)
+
+
+def course_of_parent_column() -> Mapped[int]:
+    """The course of a row whose competency or module already cascades from it: no foreign
+    key, which PostgreSQL checked once per inserted state for nothing (decision #50)."""
+    return mapped_column(Integer, index=True)
 
 
 def utcnow() -> datetime:
