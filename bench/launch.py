@@ -9,7 +9,9 @@ upserts. Stock pylti1p3 (not the fork the project installs) runs in a virtual en
 bench makes under ~/.cache/lti-tool-bench/ (pip install pylti1p3==2.0.0 flask gunicorn
 psycopg[binary] sqlalchemy), from bench/stock_pylti1p3_app.py, on the same database, with the
 same number of gunicorn workers. Platform-side work (signing the id_token) is done outside the
-timed part in-process; over HTTP the load client signs for both alike. The tool's launches
+timed part: in-process between login and launch, over HTTP between a burst of logins and the
+burst of their launches (signing costs the load client about three launches' CPU on the same
+two cores the servers use). The tool's launches
 repeat one student's, as most launches do (an unchanged repeat launch writes nothing but the
 login state).
 """

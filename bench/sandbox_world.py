@@ -38,6 +38,23 @@ class World:
     context_id: int
     slug: str
     sandbox_course_id: int
+    # The gunicorn master serving the sandbox (its workers' CPU: `workers_cpu`).
+    server: Any = None
+
+
+def workers_cpu(server: Any) -> float:
+    """CPU seconds the gunicorn workers of `server` used so far (Linux /proc): what the
+    platform spent, which a busy machine's other processes do not inflate."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    total = 0.0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
 
 
 def free_port() -> int:
@@ -120,7 +137,7 @@ def sandbox_world(
             except requests.RequestException:
                 time.sleep(0.1)
         context_id = course_row(rt, seeded)
-        yield World(rt, url, env, context_id, shape, seeded.course_id)
+        yield World(rt, url, env, context_id, shape, seeded.course_id, server)
     finally:
         server.terminate()
         try:
