@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -142,6 +142,9 @@ class StudentView:
     modules: list[ModuleLine] = field(default_factory=list)
     competencies: list[CompetencyLine] = field(default_factory=list)
     goals: list[GoalLine] = field(default_factory=list)
+    # markup drawn from these very module lines, kept as long as they are (None: the lines
+    # were made for this request alone)
+    drawings: Drawings | None = None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -193,8 +196,8 @@ def student_path(
     session: Session, context_id: int, user_id: int, now: datetime | None = None
 ) -> StudentView:
     """The path page's view: the modules alone (no competency table, no goals), their lines
-    kept per course model and student facts (`_path_memo`), so a page the facts have not
-    moved since is not evaluated and explained again."""
+    kept per course model and student facts (`_model_memo`), so a page the facts have not
+    moved since is not evaluated and explained again, nor drawn again (`view.drawings`)."""
     now = now or utcnow()
     snapshot = replace(course_model(session, context_id), students=(str(user_id),))
     evidence = student_evidence(session, context_id, user_id)
@@ -203,7 +206,7 @@ def student_path(
     lms_open = lms_open_modules(session, context_id, user_id) if gating else frozenset()
     view = StudentView(user_id=user_id)
     # a rule naming a date reads the clock: nothing to keep
-    memo = None if snapshot.model.uses_dates else _path_memo(snapshot.model)
+    memo = None if snapshot.model.uses_dates else _model_memo(snapshot.model, "path lines", 512)
     key = (
         tuple(facts.evidence),
         tuple(facts.line_item_scores),
@@ -218,42 +221,65 @@ def student_path(
         if memo is not None:
             memo.put(key, lines)
     view.modules = list(lines)
+    if memo is not None:
+        # fewer than the lines: a drawing of a hundred cards weighs more than their lines
+        view.drawings = Drawings(_model_memo(snapshot.model, "path drawings", 64), key)
     return view
 
 
-class _LinesMemo:
-    """Facts -> a student's module lines, for one course model; the least recently used
-    dropped past `size` (a class of a few hundred reloading their paths)."""
+V = TypeVar("V")
 
-    def __init__(self, size: int = 512) -> None:
+
+class _Recent(Generic[V]):
+    """Key -> value for one course model, the least recently used dropped past `size` (a
+    class of a few hundred reloading their paths)."""
+
+    def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._lines: OrderedDict[Hashable, tuple[ModuleLine, ...]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, V] = OrderedDict()
 
-    def get(self, key: Hashable) -> tuple[ModuleLine, ...] | None:
+    def get(self, key: Hashable) -> V | None:
         with self._lock:
-            found = self._lines.get(key)
+            found = self._kept.get(key)
             if found is not None:
-                self._lines.move_to_end(key)
+                self._kept.move_to_end(key)
             return found
 
-    def put(self, key: Hashable, lines: tuple[ModuleLine, ...]) -> None:
+    def put(self, key: Hashable, value: V) -> None:
         with self._lock:
-            self._lines[key] = lines
-            while len(self._lines) > self.size:
-                self._lines.popitem(last=False)
+            self._kept[key] = value
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class Drawings:
+    """A page's markup drawn from one student's module lines, by `shape` (what else the
+    markup depends on): keyed with the facts the lines were explained from, in the course
+    model's memo, so a drawing is never older than the lines it shows."""
+
+    memo: _Recent[str]
+    facts: Hashable
+
+    def get(self, shape: Hashable) -> str | None:
+        return self.memo.get((self.facts, shape))
+
+    def put(self, shape: Hashable, markup: str) -> None:
+        self.memo.put((self.facts, shape), markup)
 
 
 _MEMO_LOCK = threading.Lock()
 
 
-def _path_memo(model: mastery.CourseModel) -> _LinesMemo:
-    """The memo lives in the model's own memo: it goes when a new course version does."""
-    found = model.memo.get("path lines")
+def _model_memo(model: mastery.CourseModel, name: str, size: int) -> _Recent[Any]:
+    """A memo living in the model's own memo: it goes when a new course version does."""
+    found = model.memo.get(name)
     if found is None:
         with _MEMO_LOCK:
-            found = model.memo.setdefault("path lines", _LinesMemo())
-    return found  # type: ignore[return-value]
+            found = model.memo.setdefault(name, _Recent(size))
+    return found  # type: ignore[no-any-return]
 
 
 def _reader(name: str | None) -> Reader:
