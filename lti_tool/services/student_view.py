@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery
@@ -22,7 +22,7 @@ from lti_tool.grading.outbox import LMS_HOLDS_OPEN
 from lti_tool.mastery.rule_render import Reader, has_time, level_label, number
 from lti_tool.mastery.scales import EPSILON
 from lti_tool.models.grading import ScoreOutbox
-from lti_tool.models.mastery import Goal
+from lti_tool.models.mastery import Goal, Override, UnlockState
 from lti_tool.models.types import utcnow
 from lti_tool.services.class_view import level_class
 from lti_tool.services.course_model import (
@@ -181,12 +181,14 @@ def student_view(
     """`name`: a teacher or mentor reads about this student ("Ava is at ..."), not "you"."""
     now = now or utcnow()
     evidence = student_evidence(session, context_id, user_id)
-    snapshot, state = evaluate_student(session, context_id, user_id, now, evidence)
+    marks = student_marks(session, context_id, user_id)
+    snapshot, state = evaluate_student(
+        session, context_id, user_id, now, evidence, marks.overrides, marks.sticky
+    )
     student = str(user_id)
     reader = _reader(name)
     view = StudentView(user_id=user_id, name=reader.name)
-    lms_open = lms_open_modules(session, context_id, user_id)
-    view.modules = _modules(snapshot, state, student, reader=reader, lms_open=lms_open)
+    view.modules = _modules(snapshot, state, student, reader=reader, lms_open=marks.lms_open)
     view.competencies = _competencies(snapshot, state, student, evidence)
     view.goals = _goals(session, context_id, user_id, snapshot, state, student, view, now)
     return view
@@ -201,21 +203,20 @@ def student_path(
     now = now or utcnow()
     snapshot = replace(course_model(session, context_id), students=(str(user_id),))
     evidence = student_evidence(session, context_id, user_id)
-    facts = load_facts(session, context_id, snapshot, only=user_id, evidence=evidence)
+    marks = student_marks(session, context_id, user_id)
     gating = any(m.gates_lms for m in snapshot.modules.values())
-    lms_open = lms_open_modules(session, context_id, user_id) if gating else frozenset()
+    lms_open = marks.lms_open if gating else frozenset()
     view = StudentView(user_id=user_id)
     # a rule naming a date reads the clock: nothing to keep
     memo = None if snapshot.model.uses_dates else _model_memo(snapshot.model, "path lines", 512)
-    key = (
-        tuple(facts.evidence),
-        tuple(facts.line_item_scores),
-        tuple(facts.overrides),
-        tuple(facts.sticky_unlocked),
-        lms_open,
-    )
+    # the rows the facts are made of (what the model makes of them is the memo's own), as
+    # plain tuples: a reload that finds its lines makes no facts
+    key = (tuple(map(tuple, evidence)), marks.overrides, marks.sticky, lms_open)
     lines = memo.get(key) if memo is not None else None
     if lines is None:
+        facts = load_facts(
+            session, context_id, snapshot, user_id, evidence, marks.overrides, marks.sticky
+        )
         state = mastery.evaluate_class(snapshot.model, facts, now)
         lines = tuple(_modules(snapshot, state, str(user_id), lms_open=lms_open))
         if memo is not None:
@@ -287,16 +288,48 @@ def _reader(name: str | None) -> Reader:
     return Reader(None) if name is None else Reader(name.strip() or "the student")
 
 
-def lms_open_modules(session: Session, context_id: int, user_id: int) -> frozenset[int]:
-    """The gated modules whose unlock column in the LMS holds this student's posted 1."""
-    return frozenset(session.scalars(_LMS_OPEN, {"context": context_id, "user": user_id}))
+@dataclass(frozen=True)
+class StudentMarks:
+    """What a teacher or the LMS has set for one student besides evidence, read together."""
+
+    overrides: tuple[tuple[int, int, str], ...]  # (user, module, kind) standing
+    sticky: tuple[tuple[int, int], ...]  # (user, module) kept open
+    lms_open: frozenset[int]  # gated modules whose LMS column holds the student's posted 1
+
+
+def student_marks(session: Session, context_id: int, user_id: int) -> StudentMarks:
+    """A student's overrides, sticky unlocks and modules the LMS holds open, in one round trip:
+    every path and profile page reads all three."""
+    overrides, sticky, lms_open = [], [], set()
+    for what, module_id, kind in session.execute(
+        _STUDENT_MARKS, {"context": context_id, "user": user_id}
+    ):
+        if what == "override":
+            overrides.append((user_id, module_id, kind))
+        elif what == "sticky":
+            sticky.append((user_id, module_id))
+        else:
+            lms_open.add(module_id)
+    return StudentMarks(tuple(overrides), tuple(sticky), frozenset(lms_open))
 
 
 # built once: every path page runs it
-_LMS_OPEN = select(ScoreOutbox.module_id).where(
-    ScoreOutbox.context_id == bindparam("context"),
-    ScoreOutbox.user_id == bindparam("user"),
-    *LMS_HOLDS_OPEN,
+_STUDENT_MARKS = union_all(
+    select(literal_column("'override'"), Override.module_id, Override.kind).where(
+        Override.context_id == bindparam("context"),
+        Override.user_id == bindparam("user"),
+        Override.cleared_at.is_(None),
+    ),
+    select(literal_column("'sticky'"), UnlockState.module_id, null()).where(
+        UnlockState.context_id == bindparam("context"),
+        UnlockState.user_id == bindparam("user"),
+        UnlockState.sticky_unlocked.is_(True),
+    ),
+    select(literal_column("'lms'"), ScoreOutbox.module_id, null()).where(
+        ScoreOutbox.context_id == bindparam("context"),
+        ScoreOutbox.user_id == bindparam("user"),
+        *LMS_HOLDS_OPEN,
+    ),
 )
 
 
@@ -304,9 +337,11 @@ def module_line(
     session: Session, context_id: int, user_id: int, module_id: int, now: datetime | None = None
 ) -> ModuleLine | None:
     """One module's state and reasons for one student: what opening a module costs."""
-    snapshot, state = evaluate_student(session, context_id, user_id, now or utcnow())
-    lms_open = lms_open_modules(session, context_id, user_id)
-    found = _modules(snapshot, state, str(user_id), only=str(module_id), lms_open=lms_open)
+    marks = student_marks(session, context_id, user_id)
+    snapshot, state = evaluate_student(
+        session, context_id, user_id, now or utcnow(), None, marks.overrides, marks.sticky
+    )
+    found = _modules(snapshot, state, str(user_id), only=str(module_id), lms_open=marks.lms_open)
     return found[0] if found else None
 
 
