@@ -1,6 +1,6 @@
 """Server time and size of the pages a course at full size serves (a script, not a test):
 
-    .venv/bin/python bench/pages.py [--sizes 100,1000,5000] [--runs 30]
+    .venv/bin/python bench/pages.py [--sizes 100,1000,5000] [--runs 30] [--pages path]
 
 Builds, on a scratch PostgreSQL database, one course per size with that many students x 30
 competencies x 100 modules (mastery and unlock states, 5 evidence items per student and
@@ -264,8 +264,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--pages",
+        default="class,class2,path,csv",
+        help="which pages to time, comma-separated (class, class2, path, csv)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    pages = set(args.pages.split(","))
     scratch = scratch_db.create()
     if scratch is None:
         sys.exit("bench/pages.py needs PostgreSQL (LTI_TOOL_TEST_PG_URL).")
@@ -329,17 +335,21 @@ def main() -> None:
             teacher = bound_client(app, reg, dep, context_id, teacher_id, "teacher")
             student = bound_client(app, reg, dep, context_id, student_id, "student")
             runs = args.runs if size <= 1000 else max(10, args.runs // 2)
-            rows.append((f"class view, {size:,}", *timed(teacher, "/c/bench/class", runs)))
-            rows.append(
-                (
-                    f"class view page 2 by score, {size:,}",
-                    *timed(teacher, f"/c/bench/class?sort=score&c={comp_id}&page=2", runs),
+            if "class" in pages:
+                rows.append((f"class view, {size:,}", *timed(teacher, "/c/bench/class", runs)))
+            if "class2" in pages:
+                rows.append(
+                    (
+                        f"class view page 2 by score, {size:,}",
+                        *timed(teacher, f"/c/bench/class?sort=score&c={comp_id}&page=2", runs),
+                    )
                 )
-            )
-            rows.append((f"path page, {size:,}", *timed(student, "/c/bench/path", runs)))
-            rows.append(
-                (f"CSV export (whole grid), {size:,}", *timed(teacher, "/c/bench/class.csv", 3))
-            )
+            if "path" in pages:
+                rows.append((f"path page, {size:,}", *timed(student, "/c/bench/path", runs)))
+            if "csv" in pages:
+                rows.append(
+                    (f"CSV export (whole grid), {size:,}", *timed(teacher, "/c/bench/class.csv", 3))
+                )
             floor_more, _ = timed(bare, "/", args.runs)  # the floor again, between sizes
             floor += floor_more
         base = statistics.median(floor)

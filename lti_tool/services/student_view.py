@@ -12,9 +12,9 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
 from lti_tool import mastery
@@ -22,7 +22,7 @@ from lti_tool.grading.outbox import LMS_HOLDS_OPEN
 from lti_tool.mastery.rule_render import Reader, has_time, level_label, number
 from lti_tool.mastery.scales import EPSILON
 from lti_tool.models.grading import ScoreOutbox
-from lti_tool.models.mastery import Goal
+from lti_tool.models.mastery import Goal, Override, UnlockState
 from lti_tool.models.types import utcnow
 from lti_tool.services.class_view import level_class
 from lti_tool.services.course_model import (
@@ -142,6 +142,9 @@ class StudentView:
     modules: list[ModuleLine] = field(default_factory=list)
     competencies: list[CompetencyLine] = field(default_factory=list)
     goals: list[GoalLine] = field(default_factory=list)
+    # markup drawn from these very module lines, kept as long as they are (None: the lines
+    # were made for this request alone)
+    drawings: Drawings | None = None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -178,12 +181,14 @@ def student_view(
     """`name`: a teacher or mentor reads about this student ("Ava is at ..."), not "you"."""
     now = now or utcnow()
     evidence = student_evidence(session, context_id, user_id)
-    snapshot, state = evaluate_student(session, context_id, user_id, now, evidence)
+    marks = student_marks(session, context_id, user_id)
+    snapshot, state = evaluate_student(
+        session, context_id, user_id, now, evidence, marks.overrides, marks.sticky
+    )
     student = str(user_id)
     reader = _reader(name)
     view = StudentView(user_id=user_id, name=reader.name)
-    lms_open = lms_open_modules(session, context_id, user_id)
-    view.modules = _modules(snapshot, state, student, reader=reader, lms_open=lms_open)
+    view.modules = _modules(snapshot, state, student, reader=reader, lms_open=marks.lms_open)
     view.competencies = _competencies(snapshot, state, student, evidence)
     view.goals = _goals(session, context_id, user_id, snapshot, state, student, view, now)
     return view
@@ -193,67 +198,89 @@ def student_path(
     session: Session, context_id: int, user_id: int, now: datetime | None = None
 ) -> StudentView:
     """The path page's view: the modules alone (no competency table, no goals), their lines
-    kept per course model and student facts (`_path_memo`), so a page the facts have not
-    moved since is not evaluated and explained again."""
+    kept per course model and student facts (`_model_memo`), so a page the facts have not
+    moved since is not evaluated and explained again, nor drawn again (`view.drawings`)."""
     now = now or utcnow()
     snapshot = replace(course_model(session, context_id), students=(str(user_id),))
     evidence = student_evidence(session, context_id, user_id)
-    facts = load_facts(session, context_id, snapshot, only=user_id, evidence=evidence)
+    marks = student_marks(session, context_id, user_id)
     gating = any(m.gates_lms for m in snapshot.modules.values())
-    lms_open = lms_open_modules(session, context_id, user_id) if gating else frozenset()
+    lms_open = marks.lms_open if gating else frozenset()
     view = StudentView(user_id=user_id)
     # a rule naming a date reads the clock: nothing to keep
-    memo = None if snapshot.model.uses_dates else _path_memo(snapshot.model)
-    key = (
-        tuple(facts.evidence),
-        tuple(facts.line_item_scores),
-        tuple(facts.overrides),
-        tuple(facts.sticky_unlocked),
-        lms_open,
-    )
+    memo = None if snapshot.model.uses_dates else _model_memo(snapshot.model, "path lines", 512)
+    # the rows the facts are made of (what the model makes of them is the memo's own), as
+    # plain tuples: a reload that finds its lines makes no facts
+    key = (tuple(map(tuple, evidence)), marks.overrides, marks.sticky, lms_open)
     lines = memo.get(key) if memo is not None else None
     if lines is None:
+        facts = load_facts(
+            session, context_id, snapshot, user_id, evidence, marks.overrides, marks.sticky
+        )
         state = mastery.evaluate_class(snapshot.model, facts, now)
         lines = tuple(_modules(snapshot, state, str(user_id), lms_open=lms_open))
         if memo is not None:
             memo.put(key, lines)
     view.modules = list(lines)
+    if memo is not None:
+        # fewer than the lines: a drawing of a hundred cards weighs more than their lines
+        view.drawings = Drawings(_model_memo(snapshot.model, "path drawings", 64), key)
     return view
 
 
-class _LinesMemo:
-    """Facts -> a student's module lines, for one course model; the least recently used
-    dropped past `size` (a class of a few hundred reloading their paths)."""
+V = TypeVar("V")
 
-    def __init__(self, size: int = 512) -> None:
+
+class _Recent(Generic[V]):
+    """Key -> value for one course model, the least recently used dropped past `size` (a
+    class of a few hundred reloading their paths)."""
+
+    def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._lines: OrderedDict[Hashable, tuple[ModuleLine, ...]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, V] = OrderedDict()
 
-    def get(self, key: Hashable) -> tuple[ModuleLine, ...] | None:
+    def get(self, key: Hashable) -> V | None:
         with self._lock:
-            found = self._lines.get(key)
+            found = self._kept.get(key)
             if found is not None:
-                self._lines.move_to_end(key)
+                self._kept.move_to_end(key)
             return found
 
-    def put(self, key: Hashable, lines: tuple[ModuleLine, ...]) -> None:
+    def put(self, key: Hashable, value: V) -> None:
         with self._lock:
-            self._lines[key] = lines
-            while len(self._lines) > self.size:
-                self._lines.popitem(last=False)
+            self._kept[key] = value
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class Drawings:
+    """A page's markup drawn from one student's module lines, by `shape` (what else the
+    markup depends on): keyed with the facts the lines were explained from, in the course
+    model's memo, so a drawing is never older than the lines it shows."""
+
+    memo: _Recent[str]
+    facts: Hashable
+
+    def get(self, shape: Hashable) -> str | None:
+        return self.memo.get((self.facts, shape))
+
+    def put(self, shape: Hashable, markup: str) -> None:
+        self.memo.put((self.facts, shape), markup)
 
 
 _MEMO_LOCK = threading.Lock()
 
 
-def _path_memo(model: mastery.CourseModel) -> _LinesMemo:
-    """The memo lives in the model's own memo: it goes when a new course version does."""
-    found = model.memo.get("path lines")
+def _model_memo(model: mastery.CourseModel, name: str, size: int) -> _Recent[Any]:
+    """A memo living in the model's own memo: it goes when a new course version does."""
+    found = model.memo.get(name)
     if found is None:
         with _MEMO_LOCK:
-            found = model.memo.setdefault("path lines", _LinesMemo())
-    return found  # type: ignore[return-value]
+            found = model.memo.setdefault(name, _Recent(size))
+    return found  # type: ignore[no-any-return]
 
 
 def _reader(name: str | None) -> Reader:
@@ -261,16 +288,48 @@ def _reader(name: str | None) -> Reader:
     return Reader(None) if name is None else Reader(name.strip() or "the student")
 
 
-def lms_open_modules(session: Session, context_id: int, user_id: int) -> frozenset[int]:
-    """The gated modules whose unlock column in the LMS holds this student's posted 1."""
-    return frozenset(session.scalars(_LMS_OPEN, {"context": context_id, "user": user_id}))
+@dataclass(frozen=True)
+class StudentMarks:
+    """What a teacher or the LMS has set for one student besides evidence, read together."""
+
+    overrides: tuple[tuple[int, int, str], ...]  # (user, module, kind) standing
+    sticky: tuple[tuple[int, int], ...]  # (user, module) kept open
+    lms_open: frozenset[int]  # gated modules whose LMS column holds the student's posted 1
+
+
+def student_marks(session: Session, context_id: int, user_id: int) -> StudentMarks:
+    """A student's overrides, sticky unlocks and modules the LMS holds open, in one round trip:
+    every path and profile page reads all three."""
+    overrides, sticky, lms_open = [], [], set()
+    for what, module_id, kind in session.execute(
+        _STUDENT_MARKS, {"context": context_id, "user": user_id}
+    ):
+        if what == "override":
+            overrides.append((user_id, module_id, kind))
+        elif what == "sticky":
+            sticky.append((user_id, module_id))
+        else:
+            lms_open.add(module_id)
+    return StudentMarks(tuple(overrides), tuple(sticky), frozenset(lms_open))
 
 
 # built once: every path page runs it
-_LMS_OPEN = select(ScoreOutbox.module_id).where(
-    ScoreOutbox.context_id == bindparam("context"),
-    ScoreOutbox.user_id == bindparam("user"),
-    *LMS_HOLDS_OPEN,
+_STUDENT_MARKS = union_all(
+    select(literal_column("'override'"), Override.module_id, Override.kind).where(
+        Override.context_id == bindparam("context"),
+        Override.user_id == bindparam("user"),
+        Override.cleared_at.is_(None),
+    ),
+    select(literal_column("'sticky'"), UnlockState.module_id, null()).where(
+        UnlockState.context_id == bindparam("context"),
+        UnlockState.user_id == bindparam("user"),
+        UnlockState.sticky_unlocked.is_(True),
+    ),
+    select(literal_column("'lms'"), ScoreOutbox.module_id, null()).where(
+        ScoreOutbox.context_id == bindparam("context"),
+        ScoreOutbox.user_id == bindparam("user"),
+        *LMS_HOLDS_OPEN,
+    ),
 )
 
 
@@ -278,9 +337,11 @@ def module_line(
     session: Session, context_id: int, user_id: int, module_id: int, now: datetime | None = None
 ) -> ModuleLine | None:
     """One module's state and reasons for one student: what opening a module costs."""
-    snapshot, state = evaluate_student(session, context_id, user_id, now or utcnow())
-    lms_open = lms_open_modules(session, context_id, user_id)
-    found = _modules(snapshot, state, str(user_id), only=str(module_id), lms_open=lms_open)
+    marks = student_marks(session, context_id, user_id)
+    snapshot, state = evaluate_student(
+        session, context_id, user_id, now or utcnow(), None, marks.overrides, marks.sticky
+    )
+    found = _modules(snapshot, state, str(user_id), only=str(module_id), lms_open=marks.lms_open)
     return found[0] if found else None
 
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup, escape
 from sqlalchemy import delete, select
 from werkzeug.wrappers import Response
 
@@ -15,7 +26,7 @@ from lti_tool.models.course import Membership, User
 from lti_tool.models.mastery import Goal
 from lti_tool.services.class_view import levels_css
 from lti_tool.services.goals import GoalError, add_goal_from_form, goal_levels
-from lti_tool.services.student_view import student_path, student_view
+from lti_tool.services.student_view import StudentView, student_path, student_view
 from lti_tool.web.binding import membership, requires
 from lti_tool.web.context import request_db
 
@@ -66,7 +77,30 @@ def levels_stylesheet(launch_id: str) -> Response:
 @requires(STUDENT)
 def path(launch_id: str) -> str:
     view = student_path(request_db(), g.context.id, g.user.id)
-    return _learner_page(launch_id, "path", view, "Your path", _own_nav(launch_id))
+    cards = _path_cards(launch_id, view)
+    return _learner_page(launch_id, "path", view, "Your path", _own_nav(launch_id), cards=cards)
+
+
+# A launch id no page holds (hex: a URL carries it as it is). The cards are drawn with it and
+# it is then replaced by the request's own, so one drawing serves each launch of the student.
+_LAUNCH = "launch" + secrets.token_hex(16)
+
+
+def _path_cards(launch_id: str, view: StudentView) -> Markup:
+    """The student's module cards, drawn once per course model, facts and URL shape (the
+    Jinja of a hundred cards is most of the page's time), this launch's id put in after."""
+    drawn = url_for("pages.module", launch_id=_LAUNCH, module_id=0)
+    before, after = drawn.split(_LAUNCH)
+    mine = url_for("pages.module", launch_id=launch_id, module_id=0)
+    # the drawing holds the URLs escaped, as {{ }} writes them: escaping is per character
+    own_id = str(escape(mine[len(before) : len(mine) - len(after)]))
+    markup = view.drawings.get(drawn) if view.drawings else None
+    if markup is None:
+        draw = get_template_attribute("learner/_macros.html", "module_cards")
+        markup = str(draw(view.modules, _LAUNCH))
+        if view.drawings:
+            view.drawings.put(drawn, markup)
+    return Markup(markup.replace(_LAUNCH, own_id))
 
 
 def _profile(launch_id: str, error: str = "", status: int = 200) -> tuple[str, int]:

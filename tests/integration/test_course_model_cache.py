@@ -160,3 +160,43 @@ def test_the_path_a_student_reloads_moves_with_each_new_fact(live_server, databa
         set_override(s, module.context_id, ava, module.id, "lock", "Resit first", 1)
         s.commit()
     assert "Locked" in _module_line(browser.get(f"{base}/path").text, "Adding fractions")
+
+
+def test_the_path_drawn_once_shows_each_change_at_once_and_each_launch_its_own_links(
+    live_server, database_url
+) -> None:
+    """The path's cards are drawn once per course model and student facts: a reload reads the
+    same page, a grade that unlocks a module, a rule the teacher changed and another launch's
+    own links all show at the next load."""
+    setup_course(live_server, "canvas")
+    browser, base = _ava(live_server)
+    launch = base.rsplit("/", 1)[1]
+    first = browser.get(f"{base}/path").text
+    assert "Locked" in _module_line(first, "Adding fractions")
+    assert browser.get(f"{base}/path").text == first  # drawn once, read again the same
+
+    with _other_process(database_url) as other, other.session_factory() as s:
+        ava = s.scalar(select(User.id).where(User.name == "Ava Adams"))
+        module = s.scalar(select(Module).where(Module.title == "Adding fractions"))
+        comp = s.scalar(select(Competency).where(Competency.code == "FRAC-1"))
+        rate(s, comp.context_id, comp.id, {ava: "Mastery"}, "", 1)
+        s.commit()
+    link = f'<a href="/c/{launch}/modules/{module.id}">Adding fractions</a>'
+    opened = browser.get(f"{base}/path").text
+    assert "Unlocked" in _module_line(opened, "Adding fractions") and link in opened
+    assert browser.get(f"{base}/path").text == opened
+
+    # another launch of the same student, same facts: the drawing kept, its own links in it
+    browser2, base2 = _ava(live_server)
+    launch2 = base2.rsplit("/", 1)[1]
+    second = browser2.get(f"{base2}/path").text
+    assert launch2 != launch and launch not in second
+    assert second == opened.replace(f"/c/{launch}/", f"/c/{launch2}/")
+    assert f'<a href="/c/{launch2}/modules/{module.id}">Adding fractions</a>' in second
+
+    with _other_process(database_url) as other, other.session_factory() as s:
+        s.get(Module, module.id).unlock_rule = {"rule": {"competency": "FRAC-1", "score": 4}}
+        s.commit()
+    relocked = browser.get(f"{base}/path").text
+    assert "Locked" in _module_line(relocked, "Adding fractions") and link not in relocked
+    assert "4" in _module_line(relocked, "Adding fractions")

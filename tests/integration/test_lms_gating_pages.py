@@ -189,3 +189,29 @@ def test_students_are_told_where_to_go_and_the_class_view_counts_it(live_server)
     )
     counts = re.search(r"Adding fractions</th>(.*?)</tr>", t.get("/class").text).group(1)
     assert re.findall(r"<td>(\d+)</td>", counts)[-3:] == ["1", "1", "0"]
+
+
+def test_the_path_a_student_keeps_open_says_when_the_lms_has_opened_it(live_server) -> None:
+    """The path's cards are drawn once per student facts and what the LMS holds open: the
+    passback that lands turns "Opening in your course" into "Now open" at the next load."""
+    rt = live_server.rt
+    context_id, _, _ = setup_course(live_server, "moodle")
+    gate(rt)
+    with rt.session_factory() as s:
+        s.scalar(select(Module)).lms_target_title = "Quiz 3"
+        s.commit()
+    drain(rt, context_id)
+    with rt.session_factory() as s:
+        ava = next(p for p in people(s, "moodle")["student"] if p.name == "Ava Adams")
+        course_id, link_id = course_and_link(s, "moodle")
+    browser = Browser()
+    page = launch_as(browser, live_server.platform_url, "moodle", course_id, link_id, ava.user_id)
+    path = page.url.rsplit("/", 1)[0] + "/path"
+    assert "Quiz 3 in your course opens too" in text(browser.get(path))
+
+    type_grade(live_server, "moodle", "Ava Adams", 8)
+    sync_course_grades(rt, context_id, post=False)
+    assert "Opening in your course: Quiz 3" in text(browser.get(path))
+    assert "Opening in your course: Quiz 3" in text(browser.get(path))
+    drain(rt, context_id)
+    assert "Now open in your course: Quiz 3" in text(browser.get(path))
