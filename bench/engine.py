@@ -15,7 +15,8 @@ then, each beside a baseline measured in the same run:
     time of the Python process and of its PostgreSQL backend (on a loaded machine the wall
     time is mostly waiting for a core);
   * one new grade: the incremental recompute of that student, committed;
-  * the student path (student_view, a fresh session each time as a request has): p50/p95
+  * the student path (student_path, the path page's view, a fresh session each time as a
+    request has): p50/p95; and the profile's fuller view (student_view) beside it
     with the cached model, beside the same with the model rebuilt each time, and its SQL
     statements.
 The pure engine in memory is `bench/engine_pure.py`. Targets (issue 13): recompute of 1,000
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -60,7 +62,7 @@ from lti_tool.services.course_model import (  # noqa: E402
     model_cache,
 )
 from lti_tool.services.recompute import recompute_course  # noqa: E402
-from lti_tool.services.student_view import student_view  # noqa: E402
+from lti_tool.services.student_view import student_path, student_view  # noqa: E402
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 BARE_SQL = (
@@ -392,14 +394,14 @@ def bench_size(engine, factory, size: int, runs: int, rnd: random.Random) -> Non
     def count(*_args: object) -> None:
         statements.append(1)
 
-    def path(cold: bool) -> list[float]:
+    def path(cold: bool, view: Any = student_path) -> list[float]:
         out = []
         for _ in range(runs):
             uid = rnd.choice(students)
             with factory() as s:
                 if cold:
                     model_cache(s).clear()
-                ms, _view = timed(lambda s=s, uid=uid: student_view(s, cid, uid, now=NOW))
+                ms, _view = timed(lambda s=s, uid=uid: view(s, cid, uid, now=NOW))
             out.append(ms)
         return out
 
@@ -410,12 +412,19 @@ def bench_size(engine, factory, size: int, runs: int, rnd: random.Random) -> Non
     per_view = len(statements) / runs
     event.remove(engine, "before_cursor_execute", count)
     cold = path(True)
+    path(False, student_view)
+    profile = path(False, student_view)
     print(
         f"  student path   p50 {statistics.median(warm):6.2f} ms  p95 {p(warm, 0.95):6.2f} ms "
         f"cached model, {per_view:.0f} SQL statements; model rebuilt each time: p50 "
         f"{statistics.median(cold):6.2f} ms  p95 {p(cold, 0.95):6.2f} ms "
         f"(cached/rebuilt p95 {ratio(p(warm, 0.95), p(cold, 0.95)).strip()})  "
         f"target p95 <= 20 ms  {verdict(p(warm, 0.95), 20)}"
+    )
+    print(
+        f"  profile view   p50 {statistics.median(profile):6.2f} ms  p95 "
+        f"{p(profile, 0.95):6.2f} ms (student_view: every competency and goal evaluated, no "
+        "kept lines; the profile page, not the path)"
     )
 
 
