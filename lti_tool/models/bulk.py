@@ -5,7 +5,8 @@ parses each), an executemany elsewhere (SQLite has no COPY and no arrays)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -51,9 +52,11 @@ def insert_rows(
     names: Sequence[str],
     rows: Sequence[Sequence[Any]],
     fixed: Mapping[str, Any] | None = None,
+    encoded: Collection[str] = (),
 ) -> None:
     """Insert `rows` (tuples in `names` order), with `fixed` column values shared by every row
-    and the table's Python defaults for the columns neither names (COPY skips them)."""
+    and the table's Python defaults for the columns neither names (COPY skips them).
+    `encoded`: JSON columns whose values are already JSON text (sent as they are)."""
     if not rows:
         return
     fixed = dict(fixed or {})
@@ -61,6 +64,9 @@ def insert_rows(
     raw = connection.connection.dbapi_connection
     if connection.dialect.name != "postgresql" or raw is None:
         values = [{**dict(zip(names, row, strict=True)), **fixed} for row in rows]
+        for value in values:
+            for name in encoded:
+                value[name] = json.loads(value[name])
         session.execute(insert(table), values)
         return
     session.flush()  # COPY goes round the session: what it references must be written
@@ -76,7 +82,10 @@ def insert_rows(
         raw.cursor() as cursor,
         cursor.copy(f"COPY {table.name} ({', '.join(every)}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
-        copy.set_types([_copy_type(table.c[name].type) for name in every])
+        # JSON's binary form is its text: text already encoded goes as text, unparsed here
+        copy.set_types(
+            ["text" if name in encoded else _copy_type(table.c[name].type) for name in every]
+        )
         write = copy.write_row
         for row in rows:
             write((*row, *shared))
