@@ -237,7 +237,8 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     context_id: Mapped[int] = context_column()
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # no index: nothing reads the log by time alone (decision #51)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # mastery | unlock | override | score_posted | score_failed | evidence
     kind: Mapped[str] = mapped_column(String(30))
     # The student it is about, and who did it (None: the tool itself).

@@ -26,7 +26,7 @@ from lti_tool.models.mastery import UnlockState
 from lti_tool.models.states_version import bump_states
 from lti_tool.models.types import utcnow
 from lti_tool.services.course_model import course_model, course_students, load_facts
-from lti_tool.services.recompute_rows import StateWrites, StoredStates
+from lti_tool.services.recompute_rows import AuditDetails, StateWrites, StoredStates
 
 # The session's `info` key naming the courses whose recompute queued scores in it, so the
 # caller that commits can have them posted.
@@ -100,12 +100,7 @@ def recompute_course(
     snapshot = replace(model, students=students)
     facts = load_facts(session, context_id, snapshot, only=only)
     state = mastery.evaluate_class(snapshot.model, facts, now)
-    causes = student_causes or {}
-
-    def why(user_id: int) -> dict[str, Any]:
-        evidence = causes.get(user_id)
-        return {**cause, "evidence": evidence} if evidence else cause
-
+    details = AuditDetails(cause, student_causes or {})
     out = Recomputed()
     stored = StoredStates.read(session, context_id, only, now)
     writes = StateWrites(context_id, now)
@@ -146,18 +141,7 @@ def recompute_course(
                 continue
             out.mastery_changed += 1
             out.changed_students.add(user_id)
-            writes.audit(
-                "mastery",
-                user_id,
-                {
-                    "competency": code,
-                    "score_before": before[0],
-                    "score_after": score,
-                    "level_before": before[1],
-                    "level_after": level,
-                    "cause": why(user_id),
-                },
-            )
+            writes.audit("mastery", user_id, details.mastery(user_id, code, before, score, level))
             if score is not None and queue(user_id, comp_id, None, score, top):
                 out.scores_queued += 1
     # The statuses read straight from the state's columns: 100,000 student x module pairs
@@ -165,14 +149,20 @@ def recompute_course(
     words = [s.label for s in mastery.Status]
     index = snapshot.model.module_index
     columns = [
-        (module, module.id, module.gates_lms, state.status[index[key]], state.memory[index[key]])
+        (
+            AuditDetails.module(module.id, module.title, module.unlock_rule),
+            module.id,
+            module.gates_lms,
+            state.status[index[key]],
+            state.memory[index[key]],
+        )
         for key, module in snapshot.modules.items()
     ]
     stored_unlocks = stored.unlocks
     for student in snapshot.students:
         user_id = int(student)
         si = state.index[student]
-        for module, module_id, gates, statuses, remembered in columns:
+        for parts, module_id, gates, statuses, remembered in columns:
             status = words[statuses[si]]
             held = si in remembered
             if gates and queue(user_id, None, module_id, 0.0 if status == "locked" else 1.0, 1.0):
@@ -193,18 +183,7 @@ def recompute_course(
                 writes.unlocks.append((row_id, status, held or was_sticky))
             out.unlocks_changed += 1
             out.changed_students.add(user_id)
-            writes.audit(
-                "unlock",
-                user_id,
-                {
-                    "module": module_id,
-                    "title": module.title,
-                    "before": before_status,
-                    "after": status,
-                    "rule": module.unlock_rule,
-                    "cause": why(user_id),
-                },
-            )
+            writes.audit("unlock", user_id, details.unlock(user_id, parts, before_status, status))
     wrote = writes.any()
     writes.flush(session, stored)
     session.flush()
