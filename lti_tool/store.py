@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from lti_tool.db import upserts
@@ -107,6 +108,19 @@ _ADD["postgresql"] = _ADD["postgresql"].add_cte(
 )
 
 
+def add_on(conn: Connection, params: dict[str, Any]) -> bool:
+    """`DatabaseStore.add` on `conn`, with the parameters of `add_params`; False when a live
+    entry holds the key."""
+    dialect = conn.dialect.name
+    now = params["now"]
+    if dialect != "postgresql" and not _ADD_SWEPT[0] <= now < _ADD_SWEPT[0] + 1:
+        # A statement of its own here: once a second per process is enough for a
+        # thousand launches a second, and costs a launch nothing the rest of the time.
+        conn.execute(_SWEEP_SOME, {"now": now})
+        _ADD_SWEPT[0] = now
+    return conn.execute(_ADD[dialect], params).first() is not None
+
+
 def carrying_add(statement: Any) -> Any:
     """`statement` (a SELECT) with an `add` to the store in a WITH and, as its last column,
     whether it added: one round trip for both on PostgreSQL (`DatabaseStore.add_params`)."""
@@ -157,33 +171,18 @@ class DatabaseStore:
         self._session.execute(_DELETE, {"key": key})
 
     def add(self, key: str, value: Any, ttl: int) -> bool:
-        conn = self._session.connection()
-        now = int(self._clock())
-        dialect = conn.dialect.name
-        if dialect != "postgresql" and not _ADD_SWEPT[0] <= now < _ADD_SWEPT[0] + 1:
-            # A statement of its own here: once a second per process is enough for a
-            # thousand launches a second, and costs a launch nothing the rest of the time.
-            conn.execute(_SWEEP_SOME, {"now": now})
-            _ADD_SWEPT[0] = now
-        row = conn.execute(
-            _ADD[dialect],
-            {
-                "key": key,
-                "value": json.dumps(value, separators=(",", ":")),
-                "expires": now + ttl,
-                "now": now,
-            },
-        ).first()
-        return row is not None
+        return add_on(self._session.connection(), self._add_params(key, value, ttl))
 
-    def add_params(self, key: str, value: Any, ttl: int) -> dict[str, Any] | None:
-        """The parameters of an add that a statement from `carrying_add` carries, or None
-        where the database is not PostgreSQL (then call `add`)."""
-        if self._session.get_bind().dialect.name != "postgresql":
-            return None
+    def _add_params(self, key: str, value: Any, ttl: int) -> dict[str, Any]:
         now = int(self._clock())
         value = json.dumps(value, separators=(",", ":"))
         return {"key": key, "value": value, "expires": now + ttl, "now": now}
+
+    def add_params(self, key: str, value: Any, ttl: int) -> dict[str, Any]:
+        """The parameters of an add that the caller sends itself: in a statement from
+        `carrying_add` (PostgreSQL: one round trip), or by `add_on` on a connection of its
+        own (SQLite: a transaction of two statements, not the whole request's)."""
+        return self._add_params(key, value, ttl)
 
     def sweep(self, batch: int = 10_000) -> int:
         """Delete every expired row, in batches so no transaction grows huge; the worker tick

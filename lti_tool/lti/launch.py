@@ -13,7 +13,7 @@ import base64
 import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ from lti_tool.lti.registrations import record_deployment
 from lti_tool.models.course import Context, Membership, ResourceLink, User
 from lti_tool.models.platform import Deployment, Registration
 from lti_tool.settings import Settings
-from lti_tool.store import SharedStore, carrying_add
+from lti_tool.store import SharedStore, add_on, carrying_add
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +169,9 @@ def validate_launch(
             "launch: state cookie missing or different (state mismatch or cookies blocked)",
         )
     message = check_token(id_token, record, keys, settings)
-    # The token is genuine and answers this login: its one use is spent with the lookup
-    # (in the same statement on PostgreSQL), and a second post of it, on any process, is
+    # The token is genuine and answers this login: its one use is spent with the lookup (in
+    # the same statement on PostgreSQL, the same short transaction on SQLite, before it with
+    # Redis), and a second post of it, on any process, is
     # refused. A refused launch spends nothing, and a repeat of it is refused the same way.
     spend = states.spend_params(store, state, expires)
     if spend is None and not states.spend(store, state, expires):
@@ -299,6 +300,38 @@ _LOOKUP = (
 _LOOKUP_SPENDING = carrying_add(_LOOKUP)
 
 
+def _looked_up(
+    session: Session, params: dict[str, Any], spend: dict[str, Any] | None
+) -> Sequence[Any] | None:
+    """The lookup's row, the state spent with it (`spend`: the store's add parameters), in
+    a transaction of their own: the spend is final at once, whatever the request does next,
+    and an unchanged repeat launch needs the request's transaction for nothing."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):  # a session bound to a caller's connection
+        if spend is not None and not add_on(session.connection(), spend):
+            raise _used_or_expired()
+        return session.connection().execute(_LOOKUP, params).first()
+    if bind.dialect.name == "postgresql":
+        # One statement, atomic by itself (the spend in its WITH): in autocommit it costs
+        # one round trip where BEGIN, the statement and COMMIT cost three.
+        statement = _LOOKUP if spend is None else _LOOKUP_SPENDING
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(statement, params | (spend or {})).first()
+        if row is None or spend is None:
+            return row
+        *found, spent = row
+        if not spent:
+            raise _used_or_expired()
+        return found
+    # SQLite: the add and the read, committed at once, so the database's one write lock is
+    # held for two statements, not for the rest of the request (as a second web process
+    # waits for it).
+    with bind.begin() as conn:
+        if spend is not None and not add_on(conn, spend):
+            raise _used_or_expired()
+        return conn.execute(_LOOKUP, params).first()
+
+
 def lookup(
     session: Session,
     registration_id: int,
@@ -314,22 +347,9 @@ def lookup(
         "sub": message.sub,
         "link_id": message.resource_link_id or "",
     }
-    statement = _LOOKUP if spend is None else _LOOKUP_SPENDING
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql" and isinstance(bind, Engine):
-        # One statement, atomic by itself (the spend is in its WITH): run in autocommit it
-        # costs one round trip where BEGIN, the statement and COMMIT cost three, and an
-        # unchanged repeat launch then needs the request's transaction for nothing.
-        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(statement, params | (spend or {})).first()
-    else:
-        row = session.connection().execute(statement, params | (spend or {})).first()
+    row = _looked_up(session, params, spend)
     if row is None:
         raise _untrusted("the registration of this login was deleted meanwhile")
-    if spend is not None:
-        *row, spent = row
-        if not spent:
-            raise _used_or_expired()
     uuid, family, dep_pk, allowed, status, fingerprint, user_pk, context_id, link_pk, synced = row
     if dep_pk is None:
         reg = session.get(Registration, registration_id)

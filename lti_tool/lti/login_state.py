@@ -147,8 +147,9 @@ class LoginStates:
         return store.add(SPENT_KEY + state, 1, self._spent_ttl(expires))
 
     def spend_params(self, store: SharedStore, state: str, expires: int) -> dict | None:
-        """The parameters for spending the state inside another statement of the request
-        (`store.carrying_add`: PostgreSQL, one round trip), or None: then call `spend`."""
+        """The parameters for spending the state with the launch's lookup (`lti/launch.py`:
+        in its statement on PostgreSQL, its transaction on SQLite), or None where the store
+        is not the database: then call `spend`."""
         carried = getattr(store, "add_params", None)
         if carried is None:
             return None

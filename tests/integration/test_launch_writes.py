@@ -13,6 +13,8 @@ import requests
 from sqlalchemy import event, select
 
 from lti_tool.models.course import Membership, User
+from lti_tool.services.launches import record_launch
+from lti_tool.web import lti as lti_views
 from tests.integration.test_abuse import a_registration, bogus_login
 from tests.integration.test_launch_refusals import Forger
 
@@ -56,22 +58,31 @@ def test_an_unchanged_repeat_launch_writes_only_its_spent_state(live_server) -> 
     assert not any("SAVEPOINT" in sql.upper() for sql in seen)
 
 
-def test_an_unchanged_repeat_launch_is_one_round_trip_on_postgresql(live_server) -> None:
-    """The launch POST alone: one statement (the lookup carrying the spend), sent in
-    autocommit, so no BEGIN and no COMMIT travel beside it (issue 13)."""
+def test_an_unchanged_repeat_launch_holds_no_transaction_past_its_lookup(
+    live_server, monkeypatch
+) -> None:
+    """The launch POST alone: the spend and the lookup in a transaction of their own, the
+    request's never opened. PostgreSQL: one statement in autocommit, so no BEGIN and no COMMIT
+    travel beside it. SQLite: the add and the read, committed at once, so the one write lock
+    is not held while the rest of the request runs (issue 13)."""
     f = Forger(live_server)
-    if f.rt.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no round trip to save")
     assert f.launch().status_code == 200
     state, nonce = f.login()
     token = f.sign(f.claims(nonce))
     seen: list[tuple[str, dict]] = []
     checkouts: list[int] = []
+    steps: list[str] = []
 
     def record(conn, cursor, sql: str, *args) -> None:
         seen.append((sql, conn.get_execution_options()))
 
+    def recorded(*args, **kwargs):
+        steps.append("record_launch")
+        return record_launch(*args, **kwargs)
+
+    monkeypatch.setattr(lti_views, "record_launch", recorded)
     event.listen(f.rt.engine, "before_cursor_execute", record)
+    event.listen(f.rt.engine, "commit", lambda conn: steps.append("commit"))
     event.listen(f.rt.engine.pool, "checkout", lambda *a: checkouts.append(1))
     f.browser._unsecure_loopback()  # the state cookie is Secure; this server is plain http
     try:
@@ -84,12 +95,19 @@ def test_an_unchanged_repeat_launch_is_one_round_trip_on_postgresql(live_server)
     finally:
         event.remove(f.rt.engine, "before_cursor_execute", record)
     assert resp.status_code == 303, resp.text[:600]
-    assert len(seen) == 1, [sql for sql, _ in seen]
-    sql, options = seen[0]
-    assert "store_entries" in sql and "memberships" in sql
-    assert options.get("isolation_level") == "AUTOCOMMIT"
     assert len(checkouts) == 1  # the request's own transaction never took a connection
-    # The state was spent by that one statement: a replay is refused.
+    if f.rt.engine.dialect.name == "postgresql":
+        assert len(seen) == 1, [sql for sql, _ in seen]
+        sql, options = seen[0]
+        assert "store_entries" in sql and "memberships" in sql
+        assert options.get("isolation_level") == "AUTOCOMMIT"
+    else:
+        statements = [sql for sql, _ in seen if not sql.lstrip().upper().startswith("DELETE")]
+        assert len(statements) == 2, statements  # (a sweep at most once a second beside)
+        assert "INSERT INTO store_entries" in statements[0]
+        assert "memberships" in statements[1]
+        assert steps == ["commit", "record_launch"], steps  # committed before the rest
+    # The state was spent by then: a replay is refused.
     replay = f.browser.http.post(
         f"{f.server.tool_url}/lti/launch",
         data={"id_token": token, "state": state},
