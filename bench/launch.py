@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jwt  # noqa: E402
 import scratch_db  # noqa: E402
 from flask import Flask  # noqa: E402
+from sandbox_world import workers_cpu  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
 from lti_tool import migrate  # noqa: E402
@@ -422,21 +423,6 @@ def http_launch(platform: Platform, port: int, expect: int) -> None:
         port, "/lti/launch", {"id_token": platform.id_token(nonce), "state": state}, cookies
     )
     assert launch.status == expect, launch.status
-
-
-def workers_cpu(server: subprocess.Popen[bytes]) -> float:
-    """CPU seconds the gunicorn workers of `server` used so far (Linux /proc): what a launch
-    costs the server, which a busy machine's other processes do not inflate."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    total = 0.0
-    for pid in children:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return total
 
 
 def burst(work: list[Callable[[], Any]], clients: int) -> tuple[float, list[Any]]:

@@ -107,6 +107,15 @@ def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def migrated_engine(empty_url: str) -> Iterator[Engine]:
+    """An engine on a database of its own at the newest schema (both databases)."""
+    engine = make_engine(empty_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def redis_space() -> Iterator[RedisSpace]:
     """Redis for one test (LTI_TOOL_TEST_REDIS_URL) under a prefix of its own, removed after."""
     import redis

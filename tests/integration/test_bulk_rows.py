@@ -3,7 +3,6 @@ values as arrays or by COPY into a temporary table (many rows), JSON as dicts or
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -11,8 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from lti_tool import migrate
-from lti_tool.db import make_engine
 from lti_tool.grading.outbox import requeue
 from lti_tool.models import bulk
 from lti_tool.models.grading import ScoreOutbox
@@ -25,11 +22,8 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(empty_url: str) -> Iterator[Engine]:
-    engine = make_engine(empty_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(migrated_engine: Engine) -> Engine:
+    return migrated_engine
 
 
 @pytest.mark.parametrize("copied_from", [1, bulk.COPIED_UPDATE], ids=["copied", "arrays"])

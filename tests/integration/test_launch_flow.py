@@ -133,15 +133,9 @@ def test_a_repeat_launch_costs_one_lookup_and_writes_nothing(live_server) -> Non
         if LAUNCH_TABLES.search(sql):
             seen.append(sql)
 
-    f.browser._unsecure_loopback()  # as the browser does before each hop
     event.listen(f.rt.engine, "before_cursor_execute", statement)
     try:
-        resp = f.browser.http.post(
-            f"{live_server.tool_url}/lti/launch",
-            data={"id_token": id_token, "state": state},
-            allow_redirects=False,
-            timeout=10,
-        )
+        resp = f.post_alone(id_token, state)
     finally:
         event.remove(f.rt.engine, "before_cursor_execute", statement)
     assert resp.status_code == 303, resp.text[:600]

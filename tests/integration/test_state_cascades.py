@@ -4,8 +4,6 @@ competency or module alone, as `context_id` no longer references `contexts`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import delete, func, select
@@ -107,11 +105,8 @@ def every_table(rows: list[tuple[int, int]]) -> dict[str, list[tuple[int, int]]]
 
 
 @pytest.fixture
-def engine(empty_url: str) -> Iterator[Engine]:
-    engine = make_engine(empty_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(migrated_engine: Engine) -> Engine:
+    return migrated_engine
 
 
 def test_deleting_a_course_deletes_its_states_and_outbox_rows_only(engine: Engine) -> None:
