@@ -52,7 +52,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
     @app.after_request
     def commit(response: Response) -> Response:
         session = g.get("_db")
-        if session is not None:
+        if session is not None and session.in_transaction():  # (untouched: nothing to send)
             session.commit()
         for action in g.pop("_after_commit", []):
             action()
