@@ -171,18 +171,15 @@ class DatabaseStore:
         self._session.execute(_DELETE, {"key": key})
 
     def add(self, key: str, value: Any, ttl: int) -> bool:
-        return add_on(self._session.connection(), self._add_params(key, value, ttl))
-
-    def _add_params(self, key: str, value: Any, ttl: int) -> dict[str, Any]:
-        now = int(self._clock())
-        value = json.dumps(value, separators=(",", ":"))
-        return {"key": key, "value": value, "expires": now + ttl, "now": now}
+        return add_on(self._session.connection(), self.add_params(key, value, ttl))
 
     def add_params(self, key: str, value: Any, ttl: int) -> dict[str, Any]:
         """The parameters of an add that the caller sends itself: in a statement from
         `carrying_add` (PostgreSQL: one round trip), or by `add_on` on a connection of its
         own (SQLite: a transaction of two statements, not the whole request's)."""
-        return self._add_params(key, value, ttl)
+        now = int(self._clock())
+        value = json.dumps(value, separators=(",", ":"))
+        return {"key": key, "value": value, "expires": now + ttl, "now": now}
 
     def sweep(self, batch: int = 10_000) -> int:
         """Delete every expired row, in batches so no transaction grows huge; the worker tick
