@@ -26,6 +26,8 @@ from lti_tool.models.mastery import Goal, Override, UnlockState
 from lti_tool.models.types import utcnow
 from lti_tool.services.class_view import level_class
 from lti_tool.services.course_model import (
+    STUDENT_OVERRIDES,
+    STUDENT_STICKY,
     CourseSnapshot,
     course_model,
     evaluate_student,
@@ -315,16 +317,10 @@ def student_marks(session: Session, context_id: int, user_id: int) -> StudentMar
 
 # built once: every path page runs it
 _STUDENT_MARKS = union_all(
-    select(literal_column("'override'"), Override.module_id, Override.kind).where(
-        Override.context_id == bindparam("context"),
-        Override.user_id == bindparam("user"),
-        Override.cleared_at.is_(None),
+    STUDENT_OVERRIDES.with_only_columns(
+        literal_column("'override'"), Override.module_id, Override.kind
     ),
-    select(literal_column("'sticky'"), UnlockState.module_id, null()).where(
-        UnlockState.context_id == bindparam("context"),
-        UnlockState.user_id == bindparam("user"),
-        UnlockState.sticky_unlocked.is_(True),
-    ),
+    STUDENT_STICKY.with_only_columns(literal_column("'sticky'"), UnlockState.module_id, null()),
     select(literal_column("'lms'"), ScoreOutbox.module_id, null()).where(
         ScoreOutbox.context_id == bindparam("context"),
         ScoreOutbox.user_id == bindparam("user"),
