@@ -9,10 +9,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import jwt
 import requests
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from lti_tool import keys
@@ -102,6 +104,11 @@ def request_token(
     )
 
 
+@lru_cache(maxsize=64)
+def _scopes_digest(scopes: tuple[str, ...]) -> str:
+    return hashlib.sha256(" ".join(sorted(set(scopes))).encode()).hexdigest()[:24]
+
+
 class AccessTokens:
     """Service tokens per registration and scope set, kept in the shared store until shortly
     before they expire, so every process reuses one token instead of asking for its own.
@@ -123,8 +130,11 @@ class AccessTokens:
 
     @staticmethod
     def _key(reg: Registration, scopes: list[str]) -> str:
-        digest = hashlib.sha256(" ".join(sorted(set(scopes))).encode()).hexdigest()[:24]
-        return f"svc_token:{reg.id}:{digest}"
+        # The id from the instance's identity key: reading reg.id from an instance that a
+        # commit expired loads it again (a drain's posting threads did: a SELECT per post, on
+        # the drain's own session from other threads).
+        identity = inspect(reg).identity
+        return f"svc_token:{identity[0] if identity else reg.id}:{_scopes_digest(tuple(scopes))}"
 
     def token(self, session: Session, reg: Registration, scopes: list[str]) -> str:
         key = self._key(reg, scopes)

@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 from lti_tool.clients.platform_http import PlatformHttp
 from lti_tool.jobs.passback import drain
@@ -140,3 +141,27 @@ def test_a_rate_limit_answer_pauses_the_whole_worker(
     late = [t - paused_at[0] for t in lms.arrivals if paused_at[0] < t < end]
     assert len(late) <= WIDTH - 1, late
     assert any(t - lms.refused_at >= pause for t in lms.arrivals)
+
+
+def test_the_posting_threads_send_and_never_touch_the_database(live_server) -> None:
+    """A posting thread does HTTP only. It once read the course's registration again for every
+    post (its access token's key, from an instance the drain's commit had expired): a SELECT
+    per score, on the drain thread's session from other threads at once."""
+    rt = live_server.rt
+    context_id, comp_id, _ = setup_course(live_server, "canvas")
+    n = queue_all(rt, context_id, comp_id, 2.0)
+    assert drain(rt, context_id).posted == n  # the score token fetched and kept
+    queue_all(rt, context_id, comp_id, 3.0)
+    from_posters: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.current_thread().name.startswith("passback"):
+            from_posters.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        done = drain(rt, context_id)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert done.posted == n >= 3
+    assert from_posters == []
