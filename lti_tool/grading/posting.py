@@ -10,13 +10,15 @@ its rows are claimed again.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, tuple_, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from lti_tool.clients.ags import SCOPE_SCORE, ScoreOutcome
@@ -42,6 +44,7 @@ from lti_tool.grading.stamps import (
     stamp_now,
 )
 from lti_tool.lti.roles import STUDENT
+from lti_tool.models.bulk import insert_rows
 from lti_tool.models.course import Context, Membership, User
 from lti_tool.models.grading import ScoreOutbox
 from lti_tool.models.mastery import AuditEntry, Competency
@@ -377,31 +380,12 @@ class Poster:
         conn = session.connection()
         now = utcnow()
         results = list(batch.settled)
-        audit: list[dict[str, Any]] = []
+        audit: list[tuple[Any, ...]] = []
         later = list(batch.later)
         expired: list[Held] = []
         posted = [job for job in batch.jobs if job.result == "posted"]
         if posted:
-            marked = set(
-                conn.execute(
-                    update(OUTBOX)
-                    .where(
-                        # the ids find the rows by their key; the pairs fence the versions
-                        OUTBOX.c.id.in_([job.held.row_id for job in posted]),
-                        tuple_(OUTBOX.c.id, OUTBOX.c.version).in_(
-                            [(job.held.row_id, job.held.version) for job in posted]
-                        ),
-                    )
-                    .values(
-                        state="posted",
-                        posted_version=OUTBOX.c.version,
-                        claimed_until=None,
-                        last_error="",
-                        updated_at=now,
-                    )
-                    .returning(OUTBOX.c.id)
-                ).scalars()
-            )
+            marked = set(conn.execute(*_mark_posted(conn.dialect.name, posted, now)).scalars())
             # a newer value arrived meanwhile: it stays pending, our lease freed
             release_all(session, [job.held for job in posted if job.held.row_id not in marked])
             record_stamps(session, [(job.user_id, job.url, job.timestamp) for job in posted])
@@ -435,22 +419,21 @@ class Poster:
                     later.append((job.held, job.attempts, job.error))
                 results.append("later")
                 continue
-            audit.append(
-                {
-                    "context_id": job.context_id,
-                    "at": now,
-                    "kind": kind,
-                    "user_id": job.user_id,
-                    "actor_user_id": None,
-                    "detail": {**about(job.owner), "score": job.given, **extra},
-                }
-            )
+            detail = {**about(job.owner), "score": job.given, **extra}
+            audit.append((job.context_id, kind, job.user_id, json.dumps(detail)))
         release_all(session, expired)
         try_later_all(session, later)
         results += ["later"] * len(batch.later)
-        if audit:
-            # with RETURNING, the rows go in one multi-row INSERT (insertmanyvalues)
-            conn.execute(insert(AuditEntry.__table__).returning(AuditEntry.id), audit)
+        # one COPY on PostgreSQL (a multi-row INSERT of a batch's 200 parameters is parsed
+        # anew by psycopg each time), an executemany on SQLite
+        insert_rows(
+            session,
+            AuditEntry.__table__,
+            ("context_id", "kind", "user_id", "detail"),
+            audit,
+            {"at": now, "actor_user_id": None},
+            encoded=("detail",),
+        )
         session.commit()
         session.close()
         self.open_batches.discard(batch)
@@ -462,6 +445,46 @@ class Poster:
         self.main.close()
         self.token_session.close()
         self.engine.dispose()
+
+
+# PostgreSQL: the posted rows' ids and versions as two arrays, one statement whatever the
+# batch's size; elsewhere the ids find the rows by their key and the pairs fence the versions
+_POSTED = (
+    func.unnest(bindparam("ids", type_=ARRAY(Integer)), bindparam("versions", type_=ARRAY(Integer)))
+    .table_valued("id", "version")
+    .render_derived(name="posted")
+)
+_MARKED = {
+    "state": "posted",
+    "posted_version": OUTBOX.c.version,
+    "claimed_until": None,
+    "last_error": "",
+    "updated_at": bindparam("now"),
+}
+_MARK_POSTED_ARRAYS = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == _POSTED.c.id, OUTBOX.c.version == _POSTED.c.version)
+    .values(_MARKED)
+    .returning(OUTBOX.c.id)
+)
+
+
+def _mark_posted(dialect: str, posted: list[Job], now: datetime) -> tuple[Any, dict[str, Any]]:
+    """The statement marking the posted rows, fenced by version, and its parameters."""
+    ids = [job.held.row_id for job in posted]
+    versions = [job.held.version for job in posted]
+    if dialect == "postgresql":
+        return _MARK_POSTED_ARRAYS, {"ids": ids, "versions": versions, "now": now}
+    statement = (
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.id.in_(ids),
+            tuple_(OUTBOX.c.id, OUTBOX.c.version).in_(list(zip(ids, versions, strict=True))),
+        )
+        .values(_MARKED)
+        .returning(OUTBOX.c.id)
+    )
+    return statement, {"now": now}
 
 
 def post_held(rt: Runtime, held_rows: list[Held]) -> list[str]:

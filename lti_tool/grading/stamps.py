@@ -82,6 +82,26 @@ _UPSERT_ARRAYS = _ARRAYS.on_conflict_do_update(
 )
 
 
+_PAIRS = (
+    func.unnest(bindparam("users", type_=ARRAY(Integer)), bindparam("hashes", type_=ARRAY(String)))
+    .table_valued("user_id", "lineitem_hash")
+    .render_derived(name="wanted")
+)
+# PostgreSQL: the pairs as two arrays, so the statement is the same whatever the batch's size
+# (psycopg parses anew, uncached, every statement of more than 50 parameters), the rows locked
+# in a fixed order
+_STAMPS_OF_PAIRS = (
+    select(ScoreStamp.user_id, ScoreStamp.lineitem_hash, ScoreStamp.last_timestamp)
+    .join(
+        _PAIRS,
+        (ScoreStamp.user_id == _PAIRS.c.user_id)
+        & (ScoreStamp.lineitem_hash == _PAIRS.c.lineitem_hash),
+    )
+    .order_by(ScoreStamp.user_id, ScoreStamp.lineitem_hash)
+    .with_for_update(of=ScoreStamp)
+)
+
+
 def next_timestamp(last: datetime | None, now: datetime) -> datetime:
     """Whole seconds, at least one after `last`."""
     stamp = now.replace(microsecond=0)
@@ -171,6 +191,13 @@ def last_stamps(session: Session, pairs: list[tuple[int, str]]) -> dict[tuple[in
     if not pairs:
         return {}
     by_hash = {(user, url_hash(url)): (user, url) for user, url in pairs}
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            _STAMPS_OF_PAIRS,
+            {"users": [u for u, _ in by_hash], "hashes": [h for _, h in by_hash]},
+        )
+        return {by_hash[(u, h)]: ts for u, h, ts in found}
     table = ScoreStamp.__table__
     query = (
         select(table.c.user_id, table.c.lineitem_hash, table.c.last_timestamp)
@@ -180,9 +207,6 @@ def last_stamps(session: Session, pairs: list[tuple[int, str]]) -> dict[tuple[in
         )
         .order_by(table.c.user_id, table.c.lineitem_hash)
     )
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
     return {by_hash[(u, h)]: ts for u, h, ts in conn.execute(query)}
 
 
