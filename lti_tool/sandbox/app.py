@@ -31,6 +31,7 @@ from lti_tool.sandbox import (
 )
 from lti_tool.sandbox.services import Sandbox
 from lti_tool.settings import Settings
+from lti_tool.web.session_cookie import CachedSigningInterface
 
 BLUEPRINTS = (
     pages.bp,
@@ -61,6 +62,7 @@ def create_sandbox_app(settings: Settings, rt: Runtime) -> Flask:
         SESSION_COOKIE_PARTITIONED=True,
         SESSION_COOKIE_HTTPONLY=True,
     )
+    app.session_interface = CachedSigningInterface()
     app.extensions["sandbox"] = sb
     csrf.init_app(app)
     app.after_request(_commit)

@@ -182,8 +182,12 @@ class Sandbox:
         return g.db  # type: ignore[no-any-return]
 
     def conn(self) -> Connection:
-        """The request's connection (in the session's transaction), for Core statements."""
-        return self.db().connection()
+        """The request's connection (in the session's transaction), for Core statements;
+        kept until that transaction ends (asking the session again cost a score post 5 %)."""
+        conn: Connection | None = g.get("conn")
+        if conn is None or conn.closed:
+            conn = g.conn = self.db().connection()
+        return conn
 
     def store(self) -> DatabaseStore:
         return DatabaseStore(self.db())

@@ -1,5 +1,5 @@
 """Flask's signed session cookie, made cheaper for a launch: the serializer is built once per
-secret key instead of per request, and the payload is plain JSON.
+secret key instead of per request (the sandbox's too), and the tool's payload is plain JSON.
 
 The session holds only JSON values (the launch bindings, the CSRF token), for which Flask's
 tagged JSON writes the very same text, so cookies from before stay readable.
@@ -27,8 +27,9 @@ class PlainJson:
         return json.loads(text)
 
 
-class LaunchSessionInterface(SecureCookieSessionInterface):
-    serializer = PlainJson()  # type: ignore[assignment]
+class CachedSigningInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session with its serializer built once per secret key: Flask
+    builds one per request, even for a request that carries no session cookie at all."""
 
     def __init__(self) -> None:
         self._built: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
@@ -40,3 +41,7 @@ class LaunchSessionInterface(SecureCookieSessionInterface):
             built = (keys, super().get_signing_serializer(app))
             self._built = built
         return built[1]
+
+
+class LaunchSessionInterface(CachedSigningInterface):
+    serializer = PlainJson()  # type: ignore[assignment]
