@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jwt  # noqa: E402
+import minimal_launch_app  # noqa: E402
 import scratch_db  # noqa: E402
 from flask import Flask  # noqa: E402
 from sandbox_world import workers_cpu  # noqa: E402
@@ -489,17 +490,31 @@ def in_process(
 ) -> tuple[Platform, dict[str, list[float]]]:
     app, platform = tool_app(url, port)
     floor = Floor(url, platform)
-    stock = StockInProcess(stock_py, stock_config(platform, url, Path(tempfile.mkdtemp()) / "c"))
-    times: dict[str, list[float]] = {"tool": [], "launch": [], "floor": [], "stock": []}
+    config = stock_config(platform, url, Path(tempfile.mkdtemp()) / "c")
+    stock = StockInProcess(stock_py, config)
+    minimal_launch_app.prepare(url, platform.platform.issuer, platform.base_claims["sub"])
+    minimum = minimal_launch_app.create(json.loads(config.read_text()))
+    times: dict[str, list[float]] = {
+        "tool": [],
+        "launch": [],
+        "floor": [],
+        "stock": [],
+        "minimum": [],
+        "minimum launch": [],
+    }
     try:
         time_tool_launches(app, platform, 20)  # warm-up: caches, first writes
+        time_tool_launches(minimum, platform, 20)
         floor.time(20)
         stock.time(20)
         per_round = max(1, n // rounds)
-        for _ in range(rounds):  # interleaved: the machine's drift hits all three alike
+        for _ in range(rounds):  # interleaved: the machine's drift hits all four alike
             times["tool"] += time_tool_launches(app, platform, per_round, times["launch"])
             times["floor"] += floor.time(per_round)
             times["stock"] += stock.time(per_round)
+            times["minimum"] += time_tool_launches(
+                minimum, platform, per_round, times["minimum launch"]
+            )
     finally:
         stock.close()
         floor.close()
@@ -523,19 +538,32 @@ def over_http(
         args.workers,
         {"BENCH_STOCK_CONFIG": str(config)},
     )
-    figures: dict[str, dict[str, list[float]]] = {"tool": {}, "stock": {}}
+    minimum_port = free_port()
+    minimum = gunicorn(
+        Path(sys.executable).with_name("gunicorn"),
+        "minimal_launch_app:app",
+        minimum_port,
+        args.workers,
+        {"BENCH_MINIMAL_CONFIG": str(config)},
+    )
+    figures: dict[str, dict[str, list[float]]] = {"tool": {}, "stock": {}, "minimum": {}}
     try:
         for _ in range(10):  # one at a time: the platform keys are fetched and cached first
             http_launch(platform, port, 303)
             http_launch(platform, stock_port, 200)
-        runs = {"tool": (port, 303, tool), "stock": (stock_port, 200, stock)}
-        for _ in range(args.http_rounds):  # interleaved: the machine's drift hits both alike
+            http_launch(platform, minimum_port, 303)
+        runs = {
+            "tool": (port, 303, tool),
+            "stock": (stock_port, 200, stock),
+            "minimum": (minimum_port, 303, minimum),
+        }
+        for _ in range(args.http_rounds):  # interleaved: the machine's drift hits all alike
             for name, (at, expect, server) in runs.items():
                 got = throughput(platform, at, expect, args.http_launches, args.clients, server)
                 for k, v in got.items():
                     figures[name].setdefault(k, []).append(v)
     finally:
-        for server in (tool, stock):
+        for server in (tool, stock, minimum):
             server.terminate()
             server.wait(timeout=30)
     return {
@@ -598,6 +626,22 @@ def main() -> None:
                 f"{t['launch'] / t['floor']:>13.2f}x{t['stock'] / t['floor']:>12.2f}x"
                 f"{t['tool'] / t['stock']:>11.2f}x"
             )
+        print(
+            f"\n{'':<12}{'minimum':>9}{'its launch':>14}{'min launch/floor':>18}"
+            f"{'launch/min launch':>19}{'tool/minimum':>14}"
+        )
+        for name, times, _ in rows:
+            t = {k: ms(v, quantile) for k, v in times.items()}
+            print(
+                f"{name:<12}{t['minimum']:>7.2f}ms{t['minimum launch']:>12.2f}ms"
+                f"{t['minimum launch'] / t['floor']:>17.2f}x"
+                f"{t['launch'] / t['minimum launch']:>18.2f}x{t['tool'] / t['minimum']:>13.2f}x"
+            )
+    print(
+        "(minimum: bench/minimal_launch_app.py, the least a Flask login + launch can do: a signed "
+        "state cookie, the RS256 checks, the state spent and the user read in one transaction, "
+        "a signed session cookie)"
+    )
     if not args.no_http:
         print(
             f"\nOver HTTP: gunicorn, {args.workers} sync workers each, {args.clients} clients, "
@@ -609,7 +653,7 @@ def main() -> None:
             f"{'worker CPU/pair':>17}"
         )
         for name, _, r in rows:
-            for who in ("tool", "stock"):
+            for who in ("tool", "stock", "minimum"):
                 print(
                     f"{name if who == 'tool' else '':<12}{who:<8}{r[who + ' login']:>10.0f}"
                     f"{r[who + ' launch']:>12.0f}{r[who + ' pair']:>10.0f}"
@@ -620,6 +664,12 @@ def main() -> None:
                 f"{r['tool launch'] / r['stock launch']:>11.2f}x"
                 f"{r['tool pair'] / r['stock pair']:>9.2f}x"
                 f"{r['stock cpu'] / r['tool cpu']:>14.2f}x (stock/tool)"
+            )
+            print(
+                f"{'':<12}{'min/stock':<8}{r['minimum login'] / r['stock login']:>9.2f}x"
+                f"{r['minimum launch'] / r['stock launch']:>11.2f}x"
+                f"{r['minimum pair'] / r['stock pair']:>9.2f}x"
+                f"{r['stock cpu'] / r['minimum cpu']:>14.2f}x (stock/minimum)"
             )
         print(
             "(the machine's 2 CPUs serve the load client too; worker CPU per pair is the "

@@ -57,6 +57,23 @@ def workers_cpu(server: Any) -> float:
     return total
 
 
+def postgres_cpu() -> float:
+    """CPU seconds this machine's PostgreSQL processes used so far, ended backends included
+    (their time moves to the postmaster's children's counters when it reaps them)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if head.split("(", 1)[1] != "postgres":
+            continue
+        fields = tail.split()
+        total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
 def free_port() -> int:
     import socket
 
@@ -117,7 +134,7 @@ def sandbox_world(
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            os.environ.get("BENCH_SANDBOX_THREADS", "4"),
             "--keep-alive",
             "30",
             "--bind",
