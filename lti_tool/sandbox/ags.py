@@ -117,15 +117,16 @@ SCORE_STATE = (
     )
     .where(SandboxLineItem.id == bindparam("item"))
 )
-# The same read on PostgreSQL, also telling the transaction not to wait for its WAL to reach
-# the disk (SET LOCAL synchronous_commit, as a function: no round trip of its own). A test
-# platform's gradebook need not survive a power cut; the score is visible to every reader at
-# once all the same, and the tool's own commits keep waiting for the disk.
-SCORE_STATE_UNSYNCED = SCORE_STATE.add_columns(
-    func.set_config("synchronous_commit", "off", True).label("unsynced")
-)
 INSERT_RESULT = insert(SandboxResult).returning(SandboxResult.id)
 UPDATE_RESULT = update(SandboxResult).where(SandboxResult.id == bindparam("result_id"))
+# On PostgreSQL a score post runs in autocommit (Sandbox.autocommit): its read, then its write
+# committed by itself. The write also tells its transaction not to wait for the WAL to reach
+# the disk (SET LOCAL synchronous_commit, as a function in RETURNING: no round trip of its
+# own). A test platform's gradebook need not survive a power cut; the score is visible to
+# every reader at once all the same, and the tool's own commits keep waiting for the disk.
+_UNSYNCED = func.set_config("synchronous_commit", "off", True).label("unsynced")
+INSERT_RESULT_UNSYNCED = insert(SandboxResult).returning(SandboxResult.id, _UNSYNCED)
+UPDATE_RESULT_UNSYNCED = UPDATE_RESULT.returning(_UNSYNCED)
 RESULT_COLUMNS = (
     SandboxResult.id,
     SandboxResult.line_item_id,

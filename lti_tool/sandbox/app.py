@@ -82,3 +82,6 @@ def _close(_exc: BaseException | None) -> None:
     s = g.pop("db", None)
     if s is not None:
         s.close()
+    conn = g.pop("autocommit_conn", None)  # Sandbox.autocommit's
+    if conn is not None:
+        conn.close()

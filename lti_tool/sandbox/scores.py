@@ -16,13 +16,14 @@ from lti_tool.sandbox.ags import (
     CANVAS_MAX_PAGE,
     GRADING,
     INSERT_RESULT,
+    INSERT_RESULT_UNSYNCED,
     RESULT_BY_ID,
     RESULTS,
     RESULTS_TYPE,
     SCORE_STATE,
-    SCORE_STATE_UNSYNCED,
     SCORE_TYPE,
     UPDATE_RESULT,
+    UPDATE_RESULT_UNSYNCED,
     Urls,
     counted,
     is_number,
@@ -135,11 +136,14 @@ def score_state(
     except ServiceError as err:
         body, refused = None, err
     user = find_user(platform, body.get("userId")) if isinstance(body, dict) else None
-    conn = sb.conn()
-    state = conn.execute(
-        SCORE_STATE_UNSYNCED if conn.dialect.name == "postgresql" else SCORE_STATE,
-        {"item": item_id, "course": course.id, "user": user[0] if user else -1},
-    ).one_or_none()
+    state = (
+        sb.conn()
+        .execute(
+            SCORE_STATE,
+            {"item": item_id, "course": course.id, "user": user[0] if user else -1},
+        )
+        .one_or_none()
+    )
     check_item(state, course, caller, item_id, shape, foreign)
     return body, refused, user, state
 
@@ -165,19 +169,25 @@ def store_score(
         "posts": (state.posts or 0) + 1 if state.result_id is not None else 1,
         "updated_at": utcnow(),
     }
-    conn = sb.conn()  # synchronous_commit is off for this transaction (SCORE_STATE_UNSYNCED)
+    conn = sb.conn()
+    unsynced = conn.dialect.name == "postgresql"
     if state.result_id is None:
         return int(
             conn.execute(
-                INSERT_RESULT, {"line_item_id": item_id, "user_id": user_id, **values}
+                INSERT_RESULT_UNSYNCED if unsynced else INSERT_RESULT,
+                {"line_item_id": item_id, "user_id": user_id, **values},
             ).scalar_one()
         )
-    conn.execute(UPDATE_RESULT, {"result_id": state.result_id, **values})
+    conn.execute(
+        UPDATE_RESULT_UNSYNCED if unsynced else UPDATE_RESULT,
+        {"result_id": state.result_id, **values},
+    )
     return int(state.result_id)
 
 
 def canvas_score(slug: str, course_id: int, item_id: int) -> Response:
     sb = current_sandbox()
+    sb.autocommit()
     platform, course = context("canvas", slug, course_id)
     caller = caller_for(platform, course, [SCORE])
     body, refused, user, state = score_state(platform, course, caller, item_id, "canvas", 404)
@@ -228,6 +238,7 @@ def canvas_score(slug: str, course_id: int, item_id: int) -> Response:
 
 
 def moodle_score(slug: str, ctx: str, item_id: int) -> Response:
+    current_sandbox().autocommit()
     platform, course = context("moodle", slug, ctx)
     caller = caller_for(platform, course, [SCORE])
     body, refused, user, state = score_state(platform, course, caller, item_id, "moodle", 403)

@@ -181,6 +181,16 @@ class Sandbox:
             g.db = self.rt.session_factory()
         return g.db  # type: ignore[no-any-return]
 
+    def autocommit(self) -> None:
+        """This request's statements each commit by themselves (PostgreSQL; elsewhere the
+        request's transaction as before): a score post reads, then writes once, and BEGIN
+        and COMMIT were two of its four round trips. Under READ COMMITTED the read saw no more
+        in the write's transaction than it does before it."""
+        if self.rt.engine.dialect.name != "postgresql" or "conn" in g:
+            return
+        conn = self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        g.conn = g.autocommit_conn = conn
+
     def conn(self) -> Connection:
         """The request's connection (in the session's transaction), for Core statements;
         kept until that transaction ends (asking the session again cost a score post 5 %)."""
