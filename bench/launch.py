@@ -5,7 +5,11 @@ in-process (WSGI, per-launch time) and over HTTP under gunicorn (launches per se
     .venv/bin/python bench/launch.py [--n 300] [--http-launches 1000] [--workers 2]
 
 The floor is what any launch must do: one RS256 verify, one bare Flask request, three small
-upserts. Stock pylti1p3 (not the fork the project installs) runs in a virtual environment the
+upserts. The minimum (bench/minimal_launch_app.py) is the least a Flask login + launch can do
+that still checks what LTI 1.3 requires: the state cookie, the id_token, the state spent once,
+a session cookie; it runs beside the tool in-process and over HTTP, so the figures say how
+much of the gap to the floor and to stock belongs to Flask and the protocol, and how much to
+the tool. Stock pylti1p3 (not the fork the project installs) runs in a virtual environment the
 bench makes under ~/.cache/lti-tool-bench/ (pip install pylti1p3==2.0.0 flask gunicorn
 psycopg[binary] sqlalchemy), from bench/stock_pylti1p3_app.py, on the same database, with the
 same number of gunicorn workers. Platform-side work (signing the id_token) is done outside the

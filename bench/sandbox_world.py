@@ -134,7 +134,7 @@ def sandbox_world(
             "--worker-class",
             "gthread",
             "--threads",
-            os.environ.get("BENCH_SANDBOX_THREADS", "4"),
+            "4",
             "--keep-alive",
             "30",
             "--bind",
