@@ -3,10 +3,11 @@ pages them) and posting a score, checked as Canvas and Moodle check it (see ags.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from flask import Blueprint, request
+from sqlalchemy import bindparam
 from werkzeug.wrappers import Response
 
 from lti_tool.models.types import utcnow
@@ -49,6 +50,7 @@ from lti_tool.sandbox.services import (
     SCORE,
     Caller,
     CourseRow,
+    DriverSql,
     PlatformRow,
     ServiceError,
     current_sandbox,
@@ -118,6 +120,45 @@ def canvas_result(slug: str, course_id: int, item_id: int, result_id: int) -> Re
     return json_response(result_json(urls, item, result, result), RESULTS_TYPE)
 
 
+class ScoreState(NamedTuple):
+    """SCORE_STATE's row read through psycopg (`read_state`)."""
+
+    course_id: int
+    tool_id: int | None
+    role: str | None
+    status: str | None
+    result_id: int | None
+    timestamp: datetime | None
+    posts: int | None
+
+
+def read_state(row: tuple[Any, ...] | None) -> ScoreState | None:
+    """The row psycopg returned, its timestamp made UTC as UTCDateTime does."""
+    if row is None:
+        return None
+    stamp = row[5]
+    return ScoreState(*row[:5], None if stamp is None else stamp.astimezone(UTC), row[6])
+
+
+# On PostgreSQL in autocommit (Sandbox.autocommit), the three statements run on psycopg's own
+# connection, compiled once (DriverSql).
+_WRITTEN = (
+    "score_given",
+    "score_maximum",
+    "comment",
+    "activity_progress",
+    "grading_progress",
+    "timestamp",
+    "posts",
+    "updated_at",
+)
+_DRIVER_STATE = DriverSql.of(SCORE_STATE)
+_DRIVER_INSERT = DriverSql.of(
+    INSERT_RESULT_UNSYNCED.values({k: bindparam(k) for k in ("line_item_id", "user_id", *_WRITTEN)})
+)
+_DRIVER_UPDATE = DriverSql.of(UPDATE_RESULT_UNSYNCED.values({k: bindparam(k) for k in _WRITTEN}))
+
+
 def score_state(
     platform: PlatformRow,
     course: CourseRow,
@@ -136,14 +177,12 @@ def score_state(
     except ServiceError as err:
         body, refused = None, err
     user = find_user(platform, body.get("userId")) if isinstance(body, dict) else None
-    state = (
-        sb.conn()
-        .execute(
-            SCORE_STATE,
-            {"item": item_id, "course": course.id, "user": user[0] if user else -1},
-        )
-        .one_or_none()
-    )
+    params = {"item": item_id, "course": course.id, "user": user[0] if user else -1}
+    driver = sb.driver()
+    if driver is None:
+        state = sb.conn().execute(SCORE_STATE, params).one_or_none()
+    else:
+        state = read_state(_DRIVER_STATE.run(driver, params))
     check_item(state, course, caller, item_id, shape, foreign)
     return body, refused, user, state
 
@@ -169,6 +208,15 @@ def store_score(
         "posts": (state.posts or 0) + 1 if state.result_id is not None else 1,
         "updated_at": utcnow(),
     }
+    driver = sb.driver()
+    if driver is not None:
+        if state.result_id is None:
+            row = _DRIVER_INSERT.run(
+                driver, {"line_item_id": item_id, "user_id": user_id, **values}
+            )
+            return int(row[0])
+        _DRIVER_UPDATE.run(driver, {"result_id": state.result_id, **values})
+        return int(state.result_id)
     conn = sb.conn()
     unsynced = conn.dialect.name == "postgresql"
     if state.result_id is None:

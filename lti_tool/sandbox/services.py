@@ -130,6 +130,29 @@ _TOKEN = select(StoreEntry.value, StoreEntry.expires_at).where(
 STATIC_TTL = 5.0
 
 
+@dataclass(frozen=True)
+class DriverSql:
+    """A Core statement compiled once for PostgreSQL, to run on psycopg's own connection: a
+    score post's read and write cost SQLAlchemy's execution machinery (cache key, execution
+    context, result wrapping) half as much again as psycopg's own work. Values go to psycopg
+    as they are: no type processing, so datetimes must be aware, and read ones made UTC."""
+
+    sql: str
+    fixed: dict[str, Any]
+
+    @classmethod
+    def of(cls, statement: Any) -> DriverSql:
+        from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+        compiled = statement.compile(dialect=dialect())
+        fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        return cls(str(compiled), fixed)
+
+    def run(self, driver: Any, params: dict[str, Any]) -> Any:
+        """The statement's first row (a tuple), or None."""
+        return driver.execute(self.sql, {**self.fixed, **params}).fetchone()
+
+
 class ServiceError(Exception):
     """A refusal, rendered in the platform's own way by `error_response`."""
 
@@ -190,6 +213,12 @@ class Sandbox:
             return
         conn = self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         g.conn = g.autocommit_conn = conn
+
+    def driver(self) -> Any | None:
+        """psycopg's own connection when this request runs in autocommit (`autocommit`),
+        for statements compiled once (`DriverSql`); None otherwise."""
+        conn = g.get("autocommit_conn")
+        return None if conn is None else conn.connection.driver_connection
 
     def conn(self) -> Connection:
         """The request's connection (in the session's transaction), for Core statements;
