@@ -622,8 +622,10 @@ def main() -> None:
             f"{'database':<12}{'tool':>9}{'launch alone':>14}{'floor':>9}{'stock':>9}"
             f"{'tool/floor':>12}{'launch/floor':>14}{'stock/floor':>13}{'tool/stock':>12}"
         )
-        for name, times, _ in rows:
-            t = {k: ms(v, quantile) for k, v in times.items()}
+        medians = [
+            (name, {k: ms(v, quantile) for k, v in times.items()}) for name, times, _ in rows
+        ]
+        for name, t in medians:
             print(
                 f"{name:<12}{t['tool']:>7.2f}ms{t['launch']:>12.2f}ms{t['floor']:>7.2f}ms"
                 f"{t['stock']:>7.2f}ms{t['tool'] / t['floor']:>11.2f}x"
@@ -634,8 +636,7 @@ def main() -> None:
             f"\n{'':<12}{'minimum':>9}{'its launch':>14}{'min launch/floor':>18}"
             f"{'launch/min launch':>19}{'tool/minimum':>14}"
         )
-        for name, times, _ in rows:
-            t = {k: ms(v, quantile) for k, v in times.items()}
+        for name, t in medians:
             print(
                 f"{name:<12}{t['minimum']:>7.2f}ms{t['minimum launch']:>12.2f}ms"
                 f"{t['minimum launch'] / t['floor']:>17.2f}x"
