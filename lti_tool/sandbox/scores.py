@@ -217,19 +217,14 @@ def store_score(
             return int(row[0])
         _DRIVER_UPDATE.run(driver, {"result_id": state.result_id, **values})
         return int(state.result_id)
-    conn = sb.conn()
-    unsynced = conn.dialect.name == "postgresql"
+    conn = sb.conn()  # SQLite: the request's transaction
     if state.result_id is None:
         return int(
             conn.execute(
-                INSERT_RESULT_UNSYNCED if unsynced else INSERT_RESULT,
-                {"line_item_id": item_id, "user_id": user_id, **values},
+                INSERT_RESULT, {"line_item_id": item_id, "user_id": user_id, **values}
             ).scalar_one()
         )
-    conn.execute(
-        UPDATE_RESULT_UNSYNCED if unsynced else UPDATE_RESULT,
-        {"result_id": state.result_id, **values},
-    )
+    conn.execute(UPDATE_RESULT, {"result_id": state.result_id, **values})
     return int(state.result_id)
 
 

@@ -208,8 +208,9 @@ class Sandbox:
         """This request's statements each commit by themselves (PostgreSQL; elsewhere the
         request's transaction as before): a score post reads, then writes once, and BEGIN
         and COMMIT were two of its four round trips. Under READ COMMITTED the read saw no more
-        in the write's transaction than it does before it."""
-        if self.rt.engine.dialect.name != "postgresql" or "conn" in g:
+        in the write's transaction than it does before it. A cached row a hook read before
+        (its session's transaction holds only reads) ends with the request as before."""
+        if self.rt.engine.dialect.name != "postgresql" or "autocommit_conn" in g:
             return
         conn = self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         g.conn = g.autocommit_conn = conn
