@@ -42,6 +42,15 @@ class World:
     server: Any = None
 
 
+def _stat(path: Path) -> tuple[str, list[str]] | None:
+    """A process's command name and the fields after it in /proc/<pid>/stat (None: gone)."""
+    try:
+        head, tail = path.read_text().rsplit(")", 1)
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return head.split("(", 1)[1], tail.split()
+
+
 def workers_cpu(server: Any) -> float:
     """CPU seconds the gunicorn workers of `server` used so far (Linux /proc): what the
     platform spent, which a busy machine's other processes do not inflate."""
@@ -49,11 +58,9 @@ def workers_cpu(server: Any) -> float:
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
     total = 0.0
     for pid in children:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        found = _stat(Path(f"/proc/{pid}/stat"))
+        if found is not None:
+            total += (int(found[1][11]) + int(found[1][12])) / tick  # utime + stime
     return total
 
 
@@ -62,15 +69,10 @@ def postgres_cpu() -> float:
     (their time moves to the postmaster's children's counters when it reaps them)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            head, tail = stat.read_text().rsplit(")", 1)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        if head.split("(", 1)[1] != "postgres":
-            continue
-        fields = tail.split()
-        total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        found = _stat(path)
+        if found is not None and found[0] == "postgres":
+            total += sum(int(f) for f in found[1][11:15]) / tick  # utime stime cutime cstime
     return total
 
 
