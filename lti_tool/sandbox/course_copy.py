@@ -1,4 +1,4 @@
-""""Copy this course" in the sandbox, as Canvas' course copy and Moodle's backup and restore
+"""The sandbox's "Copy this course", as Canvas' course copy and Moodle's backup and restore
 do it for a tool (shared/platforms/course-copy.md): a new context id, new resource link ids
 with their custom parameters unchanged, every gradebook column (the tool's own ones with their
 resourceId, tag, label and maximum) under new URLs, the course's own content with its gates,

@@ -53,9 +53,7 @@ class Moodle:
 
     def view_as(self, person: Any) -> None:
         self.page.goto(self.course_url)
-        self.page.get_by_label("View the course as").select_option(
-            label=f"{person.name} (Student)"
-        )
+        self.page.get_by_label("View the course as").select_option(label=f"{person.name} (Student)")
         self.page.get_by_role("button", name="View", exact=True).click()
 
     def type_grade(self, person: Any, points: str) -> None:
