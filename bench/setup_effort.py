@@ -292,7 +292,10 @@ def main() -> int:
             teacher = people(s, args.shape)["teacher"][0]
             student = people(s, args.shape)["student"][0]
             course_id, _ = course_and_link(s, args.shape)
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        # one renderer process for both sites, as the browser tests do (tests/browser/conftest.py)
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--disable-site-isolation-trials"]
+        )
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         effort = Effort()
         set_up_course(page, platform_url, args.shape, course_id, teacher.name, effort)

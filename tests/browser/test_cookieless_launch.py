@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.lms import course_and_link, people
 
 pytestmark = pytest.mark.browser
@@ -30,7 +30,7 @@ def cookieless(browser, tmp_path: Path, live_server) -> Iterator[object]:
     (tmp_path / "profile" / "Default").mkdir(parents=True)
     (tmp_path / "profile" / "Default" / "Preferences").write_text(json.dumps({"profile": profile}))
     context = browser.browser_type.launch_persistent_context(  # type: ignore[attr-defined]
-        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
     )
     yield context
     context.close()
