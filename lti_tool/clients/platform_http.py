@@ -192,7 +192,8 @@ class PlatformHttp:
             self._count()
             throttled = False
             try:
-                if json is None and params is None and not isinstance(data, Mapping):
+                # bytes only: a str's Content-Length would count characters, not bytes
+                if json is None and params is None and (data is None or isinstance(data, bytes)):
                     resp = self._send(method, url, headers, data)
                 else:
                     resp = self.session.request(

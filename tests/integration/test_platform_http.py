@@ -19,9 +19,12 @@ class Scripted:
     def __init__(self) -> None:
         self.script: list[tuple[int, dict[str, str], str]] = []
         self.seen = 0
+        self.bodies: list[bytes] = []
 
     def __call__(self, environ, start_response):
         self.seen += 1
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        self.bodies.append(environ["wsgi.input"].read(length) if length else b"")
         status, headers, body = self.script.pop(0) if self.script else (200, {}, "ok")
         if status == 0:  # drop the connection without an answer
             sock = environ.get("werkzeug.socket")
@@ -124,3 +127,11 @@ def test_unreachable_platform_fails_after_attempts() -> None:
     with pytest.raises(PlatformUnavailable, match="ConnectionError"):
         client(waits, attempts=2).request("GET", url)
     assert len(waits) == 1
+
+
+@pytest.mark.parametrize("body", [b'{"comment": "Tr\xc3\xa8s bien"}', '{"comment": "Très bien"}'])
+def test_a_body_arrives_whole_as_bytes_or_text(server, body) -> None:
+    app, url = server
+    resp = client([]).request("POST", url, data=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 200
+    assert app.bodies == ['{"comment": "Très bien"}'.encode()]
